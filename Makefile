@@ -1,0 +1,31 @@
+# Two commands for users: `make repro` and `make test`. Both create .venv when missing.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# DVC stage commands call `python`: make it the venv's.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: repro test bench demo-data clean-venv
+
+$(BIN)/activate: requirements.txt pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(BIN)/activate
+
+# The demo texts are rebuilt from installed packages only when data/real/ has no data.
+demo-data: $(BIN)/activate
+	@ls data/real/*.jsonl >/dev/null 2>&1 || $(BIN)/tinydetect demo-data data/real/demo.jsonl
+
+repro: demo-data
+	$(BIN)/dvc repro
+
+test: $(BIN)/activate
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/activate
+	$(BIN)/python benchmarks/quality.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,115 @@
+"""The `tinydetect` command: score texts with a trained detector, or write the demo data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from tinydetect.errors import UserError
+from tinydetect.io import DataError, write_jsonl
+
+PREDICT_HELP = """\
+Score texts with a trained detector and write one JSON line per text:
+  {"id": ..., "p_ai": probability the text is AI-written, "label": "AI" or "HUMAN"}
+The label uses the threshold chosen on the validation split (models/detector/detector.json).
+
+Input: a JSONL file whose objects have a "text" field (and optionally "id"), or a plain
+text file with one text per line; "-" reads standard input.
+
+Example:
+  echo "Some text to check." | tinydetect predict --model models/detector -
+"""
+
+
+def read_texts(source: str) -> list[tuple[str, str]]:
+    """`(id, text)` pairs from JSONL (each line an object with "text") or plain lines."""
+    handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    name = "<stdin>" if source == "-" else source
+    with handle:
+        lines = handle.read().splitlines()
+    return list(_parse_lines(lines, name))
+
+
+def _parse_lines(lines: list[str], name: str) -> Iterator[tuple[str, str]]:
+    is_jsonl = any(line.lstrip().startswith("{") for line in lines if line.strip())
+    for line_number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        if not is_jsonl:
+            yield str(line_number), line
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{name}:{line_number}: invalid JSON: {error.msg}") from None
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            raise DataError(f"{name}:{line_number}: text: missing or not a string")
+        yield str(row.get("id", line_number)), row["text"]
+
+
+def predict(args: argparse.Namespace) -> None:
+    from tinydetect.model import Detector  # torch loads only for commands that need it
+
+    if not Path(args.model).is_dir():
+        raise UserError(f"{args.model}: no such detector folder; run `make repro` or pass --model")
+    detector = Detector.load(args.model)
+    pairs = read_texts(args.input)
+    p_ai = detector.probability_ai([text for _, text in pairs])
+    output = sys.stdout if args.output == "-" else None
+    rows = [
+        {"id": text_id, "p_ai": round(float(p), 6), "label": "AI" if p > detector.threshold else "HUMAN"}
+        for (text_id, _), p in zip(pairs, p_ai, strict=True)
+    ]
+    if output is not None:
+        for row in rows:
+            output.write(json.dumps(row, ensure_ascii=False) + "\n")
+    else:
+        write_jsonl(args.output, rows)
+
+
+def demo_data(args: argparse.Namespace) -> None:
+    from tinydetect.demo import build_demo_records
+
+    records = build_demo_records(max_english=args.max_english, max_korean=args.max_korean)
+    write_jsonl(args.output, records)
+    print(f"wrote {len(records)} human texts to {args.output}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tinydetect", description="A tiny on-device detector of AI-written text.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    predict_parser = commands.add_parser(
+        "predict", help="score texts with a trained detector", description=PREDICT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    predict_parser.add_argument("input", help='JSONL or plain-text file, or "-" for standard input')
+    predict_parser.add_argument("--model", default="models/detector", help="detector folder (default: %(default)s)")
+    predict_parser.add_argument("--output", default="-", help='where to write JSONL (default: "-", standard output)')
+    predict_parser.set_defaults(run=predict)
+
+    demo_parser = commands.add_parser(
+        "demo-data", help="write the bundled demo texts (English and Korean, human-written)",
+        description="Rebuild the demo data/real/ file from text shipped in installed packages (see README, 'Demo data').",
+    )
+    demo_parser.add_argument("output", help="JSONL file to write, e.g. data/real/demo.jsonl")
+    demo_parser.add_argument("--max-english", type=int, default=300, help="at most this many English texts")
+    demo_parser.add_argument("--max-korean", type=int, default=200, help="at most this many Korean texts")
+    demo_parser.set_defaults(run=demo_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (UserError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""train: data/split + models/tokenizer -> models/detector/ (model, tokenizer, threshold) + DVCLive logs."""
+
+from dvclive import Live
+from transformers.integrations import DVCLiveCallback
+
+from tinydetect.config import load_params
+from tinydetect.errors import exit_on_user_error
+from tinydetect.io import write_json
+from tinydetect.model import count_parameters
+from tinydetect.records import load_file
+from tinydetect.tokenizer import DetectorTokenizer
+from tinydetect.training import train
+
+
+def main() -> None:
+    params = load_params()
+    tokenizer = DetectorTokenizer.load("models/tokenizer", max_length=params["model"].max_length)
+    # the callback ends the Live run when training ends
+    live = Live("dvclive/train", save_dvc_exp=False, dvcyaml=None)
+    result = train(
+        params["model"],
+        params["train"],
+        tokenizer,
+        load_file("data/split/train.jsonl"),
+        load_file("data/split/val.jsonl"),
+        seed=params["base"].seed,
+        callbacks=[DVCLiveCallback(live=live)],
+    )
+    result.detector.save("models/detector")
+    write_json("metrics/train.json", {
+        "best_val_roc_auc": round(result.best_val_roc_auc, 6),
+        "epochs_run": result.epochs_run,
+        "parameters": count_parameters(result.detector.model),
+        "threshold": round(result.detector.threshold, 6),
+        "vocab_size": tokenizer.vocab_size,
+    })
+
+
+if __name__ == "__main__":
+    exit_on_user_error(main)
