@@ -43,7 +43,7 @@ class SynthConfig(_Section):
     target_size: int | None = Field(None, ge=0, description="total AI texts; overrides multiplier")
     strategies: dict[str, float] = {"paraphrase": 0.5, "style_transfer": 0.25, "zero_shot": 0.25}
     styles: list[str] = ["formal", "casual blog", "review"]
-    temperature: float = Field(0.9, gt=0)
+    temperature: float = Field(0.5, gt=0)
     offline: OfflineBackendConfig = OfflineBackendConfig()
 
     @model_validator(mode="after")

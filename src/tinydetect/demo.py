@@ -34,11 +34,21 @@ def _prose_paragraphs(doc: str) -> Iterator[str]:
     """
     for block in re.split(r"\n\s*\n", doc):
         lines = block.splitlines()
-        if not lines or any(line.startswith((" ", "\t")) for line in lines):
+        if not lines or any(line.startswith((" ", "\t", "+", "|")) for line in lines):
             continue
         if any(re.fullmatch(r"[*=\-~^]{3,}", line.strip()) for line in lines):
             continue
         yield " ".join(line.strip() for line in lines)
+
+
+def looks_like_prose(text: str) -> bool:
+    """False for tables and cost sheets: too many digits, rules and bullets.
+
+    >>> looks_like_prose("The cat sat."), looks_like_prose("| 12,712 | 22,000 | ---- |")
+    (True, False)
+    """
+    noise = sum(char.isdigit() or char in "|+-=◦□○" for char in text)
+    return noise / max(1, len(text)) < 0.08
 
 
 def english_paragraphs(min_chars: int = 200, max_chars: int = 1200) -> list[str]:
@@ -47,7 +57,7 @@ def english_paragraphs(min_chars: int = 200, max_chars: int = 1200) -> list[str]
     paragraphs = []
     for topic in sorted(pydoc_data.topics.topics):
         for paragraph in _prose_paragraphs(pydoc_data.topics.topics[topic]):
-            if min_chars <= len(paragraph) <= max_chars and paragraph not in paragraphs:
+            if min_chars <= len(paragraph) <= max_chars and looks_like_prose(paragraph) and paragraph not in paragraphs:
                 paragraphs.append(paragraph)
     return paragraphs
 
@@ -98,7 +108,7 @@ def korean_texts(min_chars: int = 150, max_chars: int = 900) -> list[tuple[str, 
             (text, "ko-bill", f"National Assembly bill {file_id} (konlpy.corpus.kobill)")
             for text in chunk(sentences, min_chars, max_chars)
         ]
-    return [t for t in texts if len(t[0]) >= min_chars // 2]
+    return [t for t in texts if len(t[0]) >= min_chars // 2 and looks_like_prose(t[0])]
 
 
 def build_demo_records(max_english: int = 300, max_korean: int = 200) -> list[dict]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from tinydetect.errors import UserError
-
 import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from tinydetect.errors import UserError
 
 
 class DataError(UserError):

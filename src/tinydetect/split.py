@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from tinydetect.errors import UserError
-
 from collections.abc import Sequence
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from tinydetect.config import SplitConfig
+from tinydetect.errors import UserError
 from tinydetect.records import Record
 
 SPLITS = ("train", "val", "test")
@@ -33,7 +32,10 @@ def _hold_out(records: Sequence[Record], fraction: float, seed: int) -> tuple[li
         )
     labels = np.array([record.label_int for record in records])
     folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    kept_index, held_index = next(folds.split(np.zeros(len(records)), labels, groups))
+    try:
+        kept_index, held_index = next(folds.split(np.zeros(len(records)), labels, groups))
+    except ValueError as error:  # sklearn's word for "too few texts of one label"
+        raise SplitError(f"cannot hold out {fraction:.0%} of {len(records)} texts by group: {error}") from None
     return [records[i] for i in kept_index], [records[i] for i in held_index]
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import sentencepiece as spm
 
 from tinydetect.config import TokenizerConfig
+from tinydetect.errors import UserError
 
 MODEL_FILE = "tokenizer.model"
 CONFIG_FILE = "tokenizer_config.json"
@@ -30,6 +31,14 @@ def train_sentencepiece(texts: Sequence[str], config: TokenizerConfig, seed: int
     """
     spm.set_random_generator_seed(seed)
     model = io.BytesIO()
+    try:
+        _train(texts, config, model)
+    except RuntimeError as error:  # e.g. a vocabulary smaller than the character set
+        raise UserError(f"tokenizer: SentencePiece training failed: {error}") from None
+    return model.getvalue()
+
+
+def _train(texts: Sequence[str], config: TokenizerConfig, model: io.BytesIO) -> None:
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(texts),
         model_writer=model,
@@ -48,7 +57,6 @@ def train_sentencepiece(texts: Sequence[str], config: TokenizerConfig, seed: int
         num_threads=1,  # one thread: the same pieces on every run
         minloglevel=2,
     )
-    return model.getvalue()
 
 
 class DetectorTokenizer:

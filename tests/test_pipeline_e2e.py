@@ -1,0 +1,111 @@
+"""One real `dvc repro` of the whole pipeline in a temporary copy of the repo, on a tiny config."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO_ROOT
+
+TINY_PARAMS = {
+    "tokenizer": {"vocab_size": 1000},
+    "model": {"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64, "max_length": 32},
+    "train": {"epochs": 2, "batch_size": 16},
+    "eval": {"latency_texts": 5},
+}
+STAGES = ["synth", "split", "tokenizer", "train", "eval"]
+
+
+def run(command: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+GENERATED = ("data/", "models/", "metrics/", "plots/", "dvclive/", ".dvc/cache/", ".dvc/tmp/")
+
+
+def copy_repo(target: Path) -> None:
+    """The source files git would commit (tracked, or untracked and not ignored); no data or results."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")
+    for relative in filter(None, listed):
+        if relative.startswith(GENERATED):
+            continue
+        source = REPO_ROOT / relative
+        if source.is_file():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / relative)
+
+
+def merge(base: dict, override: dict) -> dict:
+    return {key: merge(base[key], value) if isinstance(value, dict) else value for key, value in override.items()} | {
+        key: value for key, value in base.items() if key not in override
+    }
+
+
+@pytest.fixture(scope="module")
+def pipeline_repo(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("repo")
+    copy_repo(repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    (repo / "params.yaml").write_text(yaml.safe_dump(merge(params, TINY_PARAMS)))
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+        run(command, repo)
+    run([sys.executable, "-m", "tinydetect.cli", "demo-data", "data/real/demo.jsonl", "--max-english", "40", "--max-korean", "20"], repo)
+    first_log = run([sys.executable, "-m", "dvc", "repro"], repo)
+    return repo, first_log
+
+
+def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
+    repo, log = pipeline_repo
+    for stage in STAGES:
+        assert f"Running stage '{stage}'" in log
+    eval_metrics = json.loads((repo / "metrics/eval.json").read_text())
+    for variant in ("detector", "baseline"):
+        assert {"accuracy", "f1", "roc_auc", "tpr_at_1pct_fpr", "tpr_at_5pct_fpr"} <= set(eval_metrics[variant])
+    assert eval_metrics["detector"]["latency_ms_p50"] > 0
+    assert (repo / "models/detector/model.safetensors").exists()
+    assert (repo / "models/detector/tokenizer.model").exists()
+    assert (repo / "plots/eval/roc.png").stat().st_size > 0
+    assert (repo / "plots/eval/confusion/detector.csv").read_text().startswith("actual,predicted")
+    assert (repo / "dvclive/train/plots/metrics/eval/roc_auc.tsv").exists()
+    assert json.loads((repo / "metrics/synth.json").read_text())["generated"] == 60
+    assert (repo / "dvc.lock").exists()
+
+
+def test_second_repro_reruns_nothing(pipeline_repo):
+    repo, _ = pipeline_repo
+    log = run([sys.executable, "-m", "dvc", "repro"], repo)
+    assert "Running stage" not in log
+    assert "up to date" in run([sys.executable, "-m", "dvc", "status"], repo)
+
+
+def test_predict_scores_a_file_with_the_trained_model(pipeline_repo):
+    repo, _ = pipeline_repo
+    (repo / "texts.txt").write_text("The river rose after rain.\n\n오늘은 비가 왔다.\n", encoding="utf-8")
+    output = run([sys.executable, "-m", "tinydetect.cli", "predict", "--model", "models/detector", "texts.txt"], repo)
+    rows = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert [row["id"] for row in rows] == ["1", "3"]
+    assert all(0.0 <= row["p_ai"] <= 1.0 and row["label"] in ("AI", "HUMAN") for row in rows)
+
+
+def test_bad_record_stops_synth_with_file_and_line(pipeline_repo, tmp_path):
+    repo, _ = pipeline_repo
+    bad_repo = tmp_path / "bad"
+    shutil.copytree(repo, bad_repo, ignore=shutil.ignore_patterns(".dvc/cache", "models", "data"))
+    (bad_repo / "data/real").mkdir(parents=True)
+    (bad_repo / "data/real/mine.jsonl").write_text('{"text": "ok", "label": "HUMAN"}\n{"text": "x", "label": "robot"}\n')
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, "stages/synth.py"], cwd=bad_repo, env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "data/real/mine.jsonl:2: label: 'robot' is not one of HUMAN, AI" in result.stderr
+    assert not (bad_repo / "data/synth/all_synthetic.jsonl").exists()

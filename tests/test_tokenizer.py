@@ -1,0 +1,51 @@
+import pytest
+
+from tinydetect.config import TokenizerConfig
+from tinydetect.errors import UserError
+from tinydetect.tokenizer import CLS_ID, PAD_ID, SEP_ID, DetectorTokenizer, train_sentencepiece
+
+from .conftest import ENGLISH_SENTENCES, KOREAN_SENTENCES
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    texts = (ENGLISH_SENTENCES + KOREAN_SENTENCES) * 5
+    return DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=400), seed=0), max_length=16)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The river rose slowly.", "오늘 아침에는 비가 많이 왔다.", "emoji 🙂🚀 and ＦＵＬＬＷＩＤＴＨ", "", "a" * 500],
+)
+def test_encoding_is_fixed_length_and_framed(tokenizer, text):
+    encoded = tokenizer([text])
+    ids, mask = encoded["input_ids"][0], encoded["attention_mask"][0]
+    assert ids.shape == mask.shape == (16,)
+    length = int(mask.sum())
+    assert ids[0] == CLS_ID and ids[length - 1] == SEP_ID
+    assert (ids[length:] == PAD_ID).all()
+
+
+def test_unseen_characters_fall_back_to_bytes_not_unk(tokenizer):
+    pieces = tokenizer.processor.encode("🙂")
+    assert tokenizer.processor.unk_id() not in pieces
+    assert tokenizer.processor.decode(pieces) == "🙂"
+
+
+def test_korean_round_trips(tokenizer):
+    text = KOREAN_SENTENCES[0]
+    assert tokenizer.processor.decode(tokenizer.processor.encode(text)) == text
+
+
+def test_training_is_deterministic_and_save_load_round_trips(tokenizer, tmp_path):
+    texts = (ENGLISH_SENTENCES + KOREAN_SENTENCES) * 5
+    assert train_sentencepiece(texts, TokenizerConfig(vocab_size=400), seed=0) == tokenizer.model_proto
+    tokenizer.save(tmp_path)
+    loaded = DetectorTokenizer.load(tmp_path)
+    assert loaded.max_length == 16
+    assert (loaded(["오늘"])["input_ids"] == tokenizer(["오늘"])["input_ids"]).all()
+
+
+def test_vocabulary_smaller_than_the_alphabet_is_a_clear_error():
+    with pytest.raises(UserError, match="tokenizer: SentencePiece training failed: .*Vocabulary size is smaller"):
+        train_sentencepiece(KOREAN_SENTENCES * 5, TokenizerConfig(vocab_size=300, character_coverage=1.0), seed=0)

@@ -1,0 +1,69 @@
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+from transformers import BertForSequenceClassification
+
+from tinydetect.config import ModelConfig, TokenizerConfig, TrainConfig
+from tinydetect.model import Detector, build_model, count_parameters
+from tinydetect.records import parse_record
+from tinydetect.tokenizer import DetectorTokenizer, train_sentencepiece
+
+from .conftest import make_human_rows
+
+TINY_MODEL = ModelConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=32)
+
+
+def separable_records(count: int, offset: int) -> list:
+    """Human texts, and AI texts that all end in a marker word: learnable in a few epochs."""
+    rows = make_human_rows(count + offset)[offset:]
+    records = [parse_record(row, default_id="") for row in rows]
+    records += [
+        parse_record({"id": f"{row['id']}~ai", "text": "zqx " + row["text"], "label": "AI"}, default_id="")
+        for row in rows
+    ]
+    return records
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from tinydetect.training import train
+
+    train_records, val_records = separable_records(40, 0), separable_records(12, 40)
+    texts = [r.text for r in train_records]
+    tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=600), seed=0), max_length=32)
+    config = TrainConfig(learning_rate=3e-3, batch_size=8, epochs=6, early_stopping_patience=6, label_smoothing=0.0)
+    return train(TINY_MODEL, config, tokenizer, train_records, val_records, seed=0), val_records
+
+
+def test_tinybert4_shape_by_default():
+    model = build_model(ModelConfig(), vocab_size=8000, seed=0)
+    assert model.config.num_hidden_layers == 4 and model.config.hidden_size == 312
+    assert model.config.intermediate_size == 1200 and model.config.num_attention_heads == 12
+    # TinyBERT-4 is 14.5M with a 30k vocabulary; with 8k: 2.5M embeddings + 4.6M encoder + pooler
+    assert 7.1e6 < count_parameters(model) < 7.3e6
+
+
+def test_training_learns_a_separable_signal(trained):
+    result, val_records = trained
+    p_ai = result.detector.probability_ai([r.text for r in val_records])
+    assert roc_auc_score([r.label_int for r in val_records], p_ai) > 0.9
+    assert 0.0 <= result.detector.threshold <= 1.0
+    assert result.best_val_roc_auc > 0.9
+
+
+def test_saved_detector_loads_with_from_pretrained_and_scores_the_same(trained, tmp_path):
+    result, val_records = trained
+    result.detector.save(tmp_path)
+    assert isinstance(BertForSequenceClassification.from_pretrained(tmp_path), BertForSequenceClassification)
+    loaded = Detector.load(tmp_path)
+    texts = [r.text for r in val_records]
+    np.testing.assert_allclose(loaded.probability_ai(texts), result.detector.probability_ai(texts), atol=1e-6)
+    assert json.loads((tmp_path / "detector.json").read_text())["threshold"] == result.detector.threshold
+    assert json.loads((tmp_path / "config.json").read_text())["id2label"] == {"0": "HUMAN", "1": "AI"}
+
+
+def test_missing_detector_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a detector folder"):
+        Detector.load(tmp_path)
