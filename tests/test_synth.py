@@ -23,7 +23,7 @@ def test_multiplier_ai_texts_per_human_with_provenance(human_records, config):
         provenance = sample["provenance"]
         assert sample["label"] == "AI"
         assert sample["group"] == groups[provenance["source_id"]]
-        assert provenance["backend"] == "offline" and provenance["model"] == "word-3gram"
+        assert provenance["backend"] == "offline" and provenance["model"] == "word-2gram"
         assert provenance["strategy"] in config.strategies
         assert len(provenance["template_sha256"]) == 64
         parse_record(sample, default_id="unused")  # every sample meets the input contract

@@ -31,7 +31,7 @@ class BaseConfig(_Section):
 
 
 class OfflineBackendConfig(_Section):
-    order: int = Field(3, ge=2, le=5, description="n-gram order of the offline generator")
+    order: int = Field(2, ge=2, le=5, description="n-gram order of the offline generator")
     source_weight: float = Field(
         4.0, ge=0, description="how strongly paraphrases follow the source's own n-grams"
     )
