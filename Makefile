@@ -25,7 +25,7 @@ test: $(BIN)/activate
 	$(BIN)/python -m pytest
 
 bench: $(BIN)/activate
-	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python -m benchmarks.quality
 
 clean-venv:
 	rm -rf $(VENV)

@@ -5,7 +5,7 @@ from ../shared/data (human texts and GPT-3.5/GPT-4o/Gemini/Llama-3 rewrites of t
 grouped by source text) into data/real/, turns synth off, runs `dvc repro`, and prints
 AUC, F1 and TPR at 5% FPR for the detector and the TF-IDF baseline.
 
-    python benchmarks/quality.py [--keep DIR] [--set train.epochs=8 ...]
+    python -m benchmarks.quality [--keep DIR] [--set train.epochs=8 ...]
 """
 
 from __future__ import annotations
@@ -21,21 +21,10 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.workspace import REPO_ROOT, copy_sources, python_env
+
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 L2R_FILES = ("l2r_blogs_en.jsonl", "l2r_reviews_messages_en.jsonl")
-GENERATED = ("data/", "models/", "metrics/", "plots/", "dvclive/", ".dvc/cache/", ".dvc/tmp/")
-
-
-def copy_sources(target: Path) -> None:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")
-    for relative in filter(None, listed):
-        if not relative.startswith(GENERATED) and (REPO_ROOT / relative).is_file():
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / relative, target / relative)
 
 
 def write_l2r_as_user_data(target_dir: Path) -> int:
@@ -78,9 +67,8 @@ def main() -> None:
     texts = write_l2r_as_user_data(workdir / "data/real")
     apply_overrides(workdir / "params.yaml", args.set)
     subprocess.run(["git", "init", "-q"], cwd=workdir, check=True)
-    env_path = f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}"
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, check=True, env={**__import__("os").environ, "PATH": env_path})
+    subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, check=True, env=python_env())
     minutes = (time.perf_counter() - started) / 60
     metrics = json.loads((workdir / "metrics/eval.json").read_text())
     print(f"\nL2R blogs + reviews/messages: {texts} texts, test split {metrics['test_size']}, dvc repro {minutes:.1f} min")

@@ -7,7 +7,14 @@ from tinydetect.baseline import baseline_probability_ai, train_baseline
 from tinydetect.config import load_params
 from tinydetect.errors import exit_on_user_error
 from tinydetect.evaluation import (
-    confusion_figure, confusion_table, error_rows, latency_ms, roc_figure, roc_table, write_csv, write_png,
+    confusion_figure,
+    confusion_table,
+    error_rows,
+    latency_ms,
+    roc_figure,
+    roc_table,
+    write_csv,
+    write_png,
 )
 from tinydetect.io import write_json, write_jsonl
 from tinydetect.metrics import choose_threshold, quality

@@ -1,7 +1,6 @@
 """One real `dvc repro` of the whole pipeline in a temporary copy of the repo, on a tiny config."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -9,8 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from .conftest import REPO_ROOT
+from benchmarks.workspace import copy_sources, python_env
 
 TINY_PARAMS = {
     "tokenizer": {"vocab_size": 1000},
@@ -22,28 +20,9 @@ STAGES = ["synth", "split", "tokenizer", "train", "eval"]
 
 
 def run(command: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=cwd, env=python_env(), capture_output=True, text=True)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
-
-
-GENERATED = ("data/", "models/", "metrics/", "plots/", "dvclive/", ".dvc/cache/", ".dvc/tmp/")
-
-
-def copy_repo(target: Path) -> None:
-    """The source files git would commit (tracked, or untracked and not ignored); no data or results."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")
-    for relative in filter(None, listed):
-        if relative.startswith(GENERATED):
-            continue
-        source = REPO_ROOT / relative
-        if source.is_file():
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / relative)
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -55,7 +34,7 @@ def merge(base: dict, override: dict) -> dict:
 @pytest.fixture(scope="module")
 def pipeline_repo(tmp_path_factory):
     repo = tmp_path_factory.mktemp("repo")
-    copy_repo(repo)
+    copy_sources(repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     (repo / "params.yaml").write_text(yaml.safe_dump(merge(params, TINY_PARAMS)))
     for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
@@ -104,8 +83,7 @@ def test_bad_record_stops_synth_with_file_and_line(pipeline_repo, tmp_path):
     shutil.copytree(repo, bad_repo, ignore=shutil.ignore_patterns(".dvc/cache", "models", "data"))
     (bad_repo / "data/real").mkdir(parents=True)
     (bad_repo / "data/real/mine.jsonl").write_text('{"text": "ok", "label": "HUMAN"}\n{"text": "x", "label": "robot"}\n')
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run([sys.executable, "stages/synth.py"], cwd=bad_repo, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "stages/synth.py"], cwd=bad_repo, env=python_env(), capture_output=True, text=True)
     assert result.returncode == 2
     assert "data/real/mine.jsonl:2: label: 'robot' is not one of HUMAN, AI" in result.stderr
     assert not (bad_repo / "data/synth/all_synthetic.jsonl").exists()

@@ -129,11 +129,7 @@ def parse_section(name: str, raw: dict | None, params_path: str = "params.yaml")
 
 
 def load_params(path: str | Path = "params.yaml") -> dict[str, _Section]:
-    """Read params.yaml and return every known section, validated.
-
-    >>> load_params("params.yaml")["train"].learning_rate  # doctest: +SKIP
-    0.0003
-    """
+    """Read params.yaml and return every known section, validated, e.g. `load_params()["train"].learning_rate`."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:

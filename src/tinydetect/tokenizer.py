@@ -62,9 +62,7 @@ def _train(texts: Sequence[str], config: TokenizerConfig, model: io.BytesIO) -> 
 class DetectorTokenizer:
     """Text to fixed-length `input_ids` and `attention_mask`: [CLS] pieces [SEP] [PAD]...
 
-    >>> tokenizer = DetectorTokenizer.load("models/detector")  # doctest: +SKIP
-    >>> tokenizer(["안녕하세요"])["input_ids"].shape  # doctest: +SKIP
-    (1, 128)
+    `DetectorTokenizer.load("models/detector")(["안녕하세요"])["input_ids"]` has shape (1, 128).
     """
 
     def __init__(self, model_proto: bytes, max_length: int):
