@@ -66,7 +66,9 @@ def main() -> None:
     copy_sources(workdir)
     texts = write_l2r_as_user_data(workdir / "data/real")
     apply_overrides(workdir / "params.yaml", args.set)
-    subprocess.run(["git", "init", "-q"], cwd=workdir, check=True)
+    # DVCLive, inside `train`, needs a git repo with a commit
+    for git_command in (["init", "-q"], ["add", "-A"], ["-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "benchmark"]):
+        subprocess.run(["git", *git_command], cwd=workdir, check=True)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, check=True, env=python_env())
     minutes = (time.perf_counter() - started) / 60
