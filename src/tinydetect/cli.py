@@ -58,14 +58,13 @@ def predict(args: argparse.Namespace) -> None:
     detector = Detector.load(args.model)
     pairs = read_texts(args.input)
     p_ai = detector.probability_ai([text for _, text in pairs])
-    output = sys.stdout if args.output == "-" else None
     rows = [
         {"id": text_id, "p_ai": round(float(p), 6), "label": "AI" if p > detector.threshold else "HUMAN"}
         for (text_id, _), p in zip(pairs, p_ai, strict=True)
     ]
-    if output is not None:
+    if args.output == "-":
         for row in rows:
-            output.write(json.dumps(row, ensure_ascii=False) + "\n")
+            print(json.dumps(row, ensure_ascii=False))
     else:
         write_jsonl(args.output, rows)
 
