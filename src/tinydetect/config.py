@@ -89,13 +89,13 @@ class ModelConfig(_Section):
 
 
 class TrainConfig(_Section):
-    learning_rate: float = Field(3e-4, gt=0)
+    learning_rate: float = Field(5e-4, gt=0)
     batch_size: int = Field(32, ge=1)
-    epochs: int = Field(12, ge=1)
+    epochs: int = Field(20, ge=1)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     label_smoothing: float = Field(0.1, ge=0, lt=1)
-    early_stopping_patience: int = Field(3, ge=1)
+    early_stopping_patience: int = Field(4, ge=1)
 
 
 class EvalConfig(_Section):
