@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tinydetect.errors import UserError
-from tinydetect.io import DataError, write_jsonl
+from tinydetect.io import DataError, parse_jsonl_lines, write_jsonl
 
 PREDICT_HELP = """\
 Score texts with a trained detector and write one JSON line per text:
@@ -34,18 +34,11 @@ def read_texts(source: str) -> list[tuple[str, str]]:
 
 
 def _parse_lines(lines: list[str], name: str) -> Iterator[tuple[str, str]]:
-    is_jsonl = any(line.lstrip().startswith("{") for line in lines if line.strip())
-    for line_number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        if not is_jsonl:
-            yield str(line_number), line
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{name}:{line_number}: invalid JSON: {error.msg}") from None
-        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+    if not any(line.lstrip().startswith("{") for line in lines if line.strip()):
+        yield from ((str(number), line) for number, line in enumerate(lines, start=1) if line.strip())
+        return
+    for line_number, row in parse_jsonl_lines(lines, name):
+        if not isinstance(row.get("text"), str):
             raise DataError(f"{name}:{line_number}: text: missing or not a string")
         yield str(row.get("id", line_number)), row["text"]
 

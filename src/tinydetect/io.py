@@ -53,20 +53,25 @@ def read_json(path: str | Path) -> object:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """Yield `(line_number, object)` for each non-blank line; bad JSON names file and line."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
+def parse_jsonl_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, dict]]:
+    """Yield `(line_number, object)` for each non-blank line; bad JSON names `name` and the line."""
     for line_number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
-            raise DataError(f"{path}:{line_number}: invalid JSON: {error.msg}") from None
+            raise DataError(f"{name}:{line_number}: invalid JSON: {error.msg}") from None
         if not isinstance(row, dict):
-            raise DataError(f"{path}:{line_number}: expected a JSON object, got {type(row).__name__}")
+            raise DataError(f"{name}:{line_number}: expected a JSON object, got {type(row).__name__}")
         yield line_number, row
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """`parse_jsonl_lines` over a UTF-8 file."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
+    yield from parse_jsonl_lines(lines, str(path))
