@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: repro test bench demo-data clean-venv
+.PHONY: repro test bench bench-latency bench-quality demo-data clean-venv
 
 $(BIN)/activate: requirements.txt pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ repro: demo-data
 test: $(BIN)/activate
 	$(BIN)/python -m pytest
 
-bench: $(BIN)/activate
+# Speed and size of every variant of the models `make repro` made, then quality on real LLM data.
+bench: bench-latency bench-quality
+
+bench-latency: repro
+	$(BIN)/python -m benchmarks.latency
+
+bench-quality: $(BIN)/activate
 	$(BIN)/python -m benchmarks.quality
 
 clean-venv:

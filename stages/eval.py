@@ -1,4 +1,9 @@
-"""eval: every model variant on the test split -> metrics/eval.json, plots/eval/, metrics/errors.jsonl."""
+"""eval: every model variant on the test split -> metrics/eval.json, plots/eval/, metrics/errors.jsonl.
+
+One entry per variant (see `tinydetect.variants.VARIANTS`) plus the TF-IDF baseline:
+quality at the variant's threshold, model size, one-text latency on one thread, and
+agreement with the fp32 model it was made from.
+"""
 
 import numpy as np
 import torch
@@ -17,11 +22,13 @@ from tinydetect.evaluation import (
     write_png,
 )
 from tinydetect.io import write_json, write_jsonl
-from tinydetect.metrics import choose_threshold, quality
-from tinydetect.model import Detector, count_parameters, directory_size_mb
+from tinydetect.metrics import choose_threshold, parity, quality
+from tinydetect.model import count_parameters
 from tinydetect.records import load_file
+from tinydetect.variants import VARIANTS, load_scorer, model_size_mb
 
 PLOTS = "plots/eval"
+CONFUSION_PLOTS = ("detector", "pruned_onnx_int8", "baseline")
 
 
 def main() -> None:
@@ -30,35 +37,46 @@ def main() -> None:
     train_records, val_records, test_records = (load_file(f"data/split/{name}.jsonl") for name in ("train", "val", "test"))
     test_labels = np.array([record.label_int for record in test_records])
     test_texts = [record.text for record in test_records]
+    torch.set_num_threads(1)  # every variant on one core, as on a phone's single inference thread
 
-    detector = Detector.load("models/detector")
+    metrics, scores, logits = {}, {}, {}
+    for variant in VARIANTS:
+        scorer = load_scorer(variant.path, threads=1)
+        logits[variant.name] = scorer.logits(test_texts)
+        p_ai = scorer.probability_ai(test_texts)
+        scores[variant.name] = (p_ai, scorer.threshold)
+        metrics[variant.name] = quality(test_labels, p_ai, scorer.threshold) | {"size_mb": round(model_size_mb(variant.path), 3)}
+        if hasattr(scorer, "model"):
+            metrics[variant.name]["parameters"] = count_parameters(scorer.model)
+        if variant.source:
+            agreement = parity(logits[variant.source], logits[variant.name], scores[variant.source][1])
+            metrics[variant.name]["agreement_with_source"] = agreement["label_agreement"]
+        metrics[variant.name] |= latency_ms(lambda text, s=scorer: s.probability_ai([text]), test_texts[: config.latency_texts])
+        print(f"{variant.name}: roc_auc {metrics[variant.name]['roc_auc']:.3f} size {metrics[variant.name]['size_mb']} MB")
+
     baseline = train_baseline(train_records, config.baseline_max_features, seed)
     baseline_val_p = baseline_probability_ai(baseline, val_records)
     baseline_threshold = choose_threshold(np.array([r.label_int for r in val_records]), baseline_val_p)
-    scores = {  # variant -> (p_ai on test, threshold chosen on val)
-        "detector": (detector.probability_ai(test_texts), detector.threshold),
-        "baseline": (baseline_probability_ai(baseline, test_records), baseline_threshold),
-    }
-
-    metrics = {name: quality(test_labels, p_ai, threshold) for name, (p_ai, threshold) in scores.items()}
-    torch.set_num_threads(1)  # latency on one core, as on a phone's single inference thread
-    metrics["detector"] |= latency_ms(lambda text: detector.probability_ai([text]), test_texts[: config.latency_texts])
-    metrics["detector"] |= {
-        "size_mb": round(directory_size_mb("models/detector"), 3),
-        "parameters": count_parameters(detector.model),
-    }
+    scores["baseline"] = (baseline_probability_ai(baseline, test_records), baseline_threshold)
+    metrics["baseline"] = quality(test_labels, *scores["baseline"])
     metrics["test_size"] = len(test_records)
     write_json("metrics/eval.json", metrics)
-
-    curves = {name: roc_table(test_labels, p_ai) for name, (p_ai, _) in scores.items()}
-    for name, (p_ai, threshold) in scores.items():
-        predicted = (p_ai > threshold).astype(int)
-        write_csv(f"{PLOTS}/roc/{name}.csv", curves[name])
-        write_csv(f"{PLOTS}/confusion/{name}.csv", confusion_table(test_labels, predicted))
-        write_png(f"{PLOTS}/confusion_{name}.png", confusion_figure(test_labels, predicted, f"{name} on test"))
-    write_png(f"{PLOTS}/roc.png", roc_figure(curves, {name: m["roc_auc"] for name, m in metrics.items() if name in scores}))
+    write_plots(test_labels, scores, metrics)
     detector_p, detector_threshold = scores["detector"]
     write_jsonl("metrics/errors.jsonl", error_rows(test_records, detector_p, detector_threshold, config.max_errors))
+
+
+def write_plots(test_labels: np.ndarray, scores: dict, metrics: dict) -> None:
+    curves = {name: roc_table(test_labels, p_ai) for name, (p_ai, _) in scores.items()}
+    for name, curve in curves.items():
+        write_csv(f"{PLOTS}/roc/{name}.csv", curve)
+    for name in CONFUSION_PLOTS:
+        p_ai, threshold = scores[name]
+        predicted = (p_ai > threshold).astype(int)
+        write_csv(f"{PLOTS}/confusion/{name}.csv", confusion_table(test_labels, predicted))
+        write_png(f"{PLOTS}/confusion_{name}.png", confusion_figure(test_labels, predicted, f"{name} on test"))
+    shown = {name: curves[name] for name in ("detector", "pruned", "onnx_int8", "pruned_onnx_int8", "baseline")}
+    write_png(f"{PLOTS}/roc.png", roc_figure(shown, {name: metrics[name]["roc_auc"] for name in shown}))
 
 
 if __name__ == "__main__":

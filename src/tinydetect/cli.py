@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 from tinydetect.errors import UserError
 from tinydetect.io import DataError, parse_jsonl_lines, write_jsonl
@@ -14,13 +13,17 @@ from tinydetect.io import DataError, parse_jsonl_lines, write_jsonl
 PREDICT_HELP = """\
 Score texts with a trained detector and write one JSON line per text:
   {"id": ..., "p_ai": probability the text is AI-written, "label": "AI" or "HUMAN"}
-The label uses the threshold chosen on the validation split (models/detector/detector.json).
+The label uses the threshold chosen on the validation split (detector.json beside the model).
+
+--model takes any variant the pipeline makes: a PyTorch folder (models/detector,
+models/pruned, models/quantized/pruned_int8) or an ONNX file (models/onnx/pruned/model_int8.onnx).
 
 Input: a JSONL file whose objects have a "text" field (and optionally "id"), or a plain
 text file with one text per line; "-" reads standard input.
 
 Example:
   echo "Some text to check." | tinydetect predict --model models/detector -
+  tinydetect predict --model models/onnx/detector/model_int8.onnx texts.jsonl
 """
 
 
@@ -44,11 +47,9 @@ def _parse_lines(lines: list[str], name: str) -> Iterator[tuple[str, str]]:
 
 
 def predict(args: argparse.Namespace) -> None:
-    from tinydetect.model import Detector  # torch loads only for commands that need it
+    from tinydetect.variants import load_scorer  # torch loads only for commands that need it
 
-    if not Path(args.model).is_dir():
-        raise UserError(f"{args.model}: no such detector folder; run `make repro` or pass --model")
-    detector = Detector.load(args.model)
+    detector = load_scorer(args.model)
     pairs = read_texts(args.input)
     p_ai = detector.probability_ai([text for _, text in pairs])
     rows = [
@@ -79,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     predict_parser.add_argument("input", help='JSONL or plain-text file, or "-" for standard input')
-    predict_parser.add_argument("--model", default="models/detector", help="detector folder (default: %(default)s)")
+    predict_parser.add_argument("--model", default="models/detector", help="detector folder or .onnx file (default: %(default)s)")
     predict_parser.add_argument("--output", default="-", help='where to write JSONL (default: "-", standard output)')
     predict_parser.set_defaults(run=predict)
 

@@ -98,6 +98,20 @@ class TrainConfig(_Section):
     early_stopping_patience: int = Field(4, ge=1)
 
 
+class PruneConfig(_Section):
+    head_fraction: float = Field(0.3, ge=0, lt=1, description="share of attention heads removed per layer")
+    neuron_fraction: float = Field(0.3, ge=0, lt=1, description="share of FFN neurons removed per layer")
+    neuron_multiple: int = Field(8, ge=1, description="kept FFN width is a multiple of this")
+    finetune_epochs: int = Field(4, ge=0, description="epochs of the train recipe after pruning")
+
+
+class QuantizeConfig(_Section):
+    int4_block_size: int = Field(32, ge=8, description="weights per INT4 scale (ONNX MatMulNBits)")
+    max_label_disagreement: float = Field(
+        0.01, ge=0, le=1, description="a variant whose val labels differ from its source's more often fails"
+    )
+
+
 class EvalConfig(_Section):
     baseline_max_features: int = Field(50000, ge=100)
     max_errors: int = Field(50, ge=0, description="misclassified texts kept in metrics/errors.jsonl")
@@ -111,6 +125,8 @@ SECTIONS: dict[str, type[_Section]] = {
     "tokenizer": TokenizerConfig,
     "model": ModelConfig,
     "train": TrainConfig,
+    "prune": PruneConfig,
+    "quantize": QuantizeConfig,
     "eval": EvalConfig,
 }
 

@@ -43,3 +43,21 @@ def quality(labels: np.ndarray, p_ai: np.ndarray, threshold: float) -> dict[str,
         "false_negative_rate": float(false_negative / max(1, false_negative + true_positive)),
         "threshold": float(threshold),
     }
+
+
+def parity(source_logits: np.ndarray, variant_logits: np.ndarray, threshold: float) -> dict[str, float]:
+    """How closely a compressed or exported variant reproduces its source on the same texts.
+
+    Labels on both sides use the source's threshold on P(AI).
+
+    >>> parity(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([[0.0, 0.9], [0.2, 0.1]]), 0.5)
+    {'max_abs_logit_diff': 0.8, 'label_agreement': 1.0}
+    """
+    def labels(logits: np.ndarray) -> np.ndarray:
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return shifted[:, 1] / shifted.sum(axis=1) > threshold
+
+    return {
+        "max_abs_logit_diff": round(float(np.abs(source_logits - variant_logits).max()), 6),
+        "label_agreement": float(np.mean(labels(source_logits) == labels(variant_logits))),
+    }

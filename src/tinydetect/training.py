@@ -92,8 +92,21 @@ def train(
     seed: int,
     callbacks: Sequence = (),
 ) -> TrainResult:
-    """Train, keep the best epoch by val ROC-AUC, and pick the F1-optimal threshold on val."""
+    """Train from scratch, keep the best epoch by val ROC-AUC, and pick the F1-optimal threshold on val."""
     model = build_model(model_config, vocab_size=tokenizer.vocab_size, seed=seed)
+    return fit(model, train_config, tokenizer, train_records, val_records, seed, callbacks)
+
+
+def fit(
+    model: torch.nn.Module,
+    train_config: TrainConfig,
+    tokenizer: DetectorTokenizer,
+    train_records: Sequence[Record],
+    val_records: Sequence[Record],
+    seed: int,
+    callbacks: Sequence = (),
+) -> TrainResult:
+    """Train `model` as it is (fresh, or pruned and fine-tuned) with the train recipe."""
     with tempfile.TemporaryDirectory(prefix="tinydetect-checkpoints-") as checkpoint_dir:
         trainer = Trainer(
             model=model,

@@ -1,0 +1,43 @@
+"""prune: models/detector -> models/pruned (fewer heads and FFN neurons, fine-tuned) + metrics/prune.json."""
+
+import torch
+
+from tinydetect.config import load_params
+from tinydetect.errors import exit_on_user_error
+from tinydetect.io import write_json
+from tinydetect.model import Detector, count_parameters, directory_size_mb
+from tinydetect.pruning import importance, prune
+from tinydetect.records import load_file
+from tinydetect.training import EncodedTexts, fit
+
+
+def main() -> None:
+    params = load_params()
+    config, seed = params["prune"], params["base"].seed
+    train_records, val_records = load_file("data/split/train.jsonl"), load_file("data/split/val.jsonl")
+    detector = Detector.load("models/detector")
+    parameters_before = count_parameters(detector.model)
+
+    batches = torch.utils.data.DataLoader(EncodedTexts(train_records, detector.tokenizer), batch_size=32)
+    scores = importance(detector.model, batches)
+    model = prune(detector.model, scores, config.head_fraction, config.neuron_fraction, config.neuron_multiple)
+    train_config = params["train"].model_copy(update={"epochs": config.finetune_epochs})
+    if config.finetune_epochs:
+        result = fit(model, train_config, detector.tokenizer, train_records, val_records, seed)
+        pruned, best_val_roc_auc = result.detector, round(result.best_val_roc_auc, 6)
+    else:
+        pruned, best_val_roc_auc = Detector(model, detector.tokenizer, detector.threshold), None
+    pruned.save("models/pruned")
+    write_json("metrics/prune.json", {
+        "parameters_before": parameters_before,
+        "parameters": count_parameters(pruned.model),
+        "heads_per_layer": model.config.layer_heads,
+        "ffn_neurons_per_layer": model.config.layer_intermediate_sizes,
+        "size_mb": round(directory_size_mb("models/pruned"), 3),
+        "best_val_roc_auc": best_val_roc_auc,
+        "threshold": round(pruned.threshold, 6),
+    })
+
+
+if __name__ == "__main__":
+    exit_on_user_error(main)
