@@ -74,10 +74,11 @@ def main() -> None:
     minutes = (time.perf_counter() - started) / 60
     metrics = json.loads((workdir / "metrics/eval.json").read_text())
     print(f"\nL2R blogs + reviews/messages: {texts} texts, test split {metrics['test_size']}, dvc repro {minutes:.1f} min")
-    print(f"{'model':<10} {'ROC-AUC':>8} {'F1':>6} {'accuracy':>9} {'TPR@5%FPR':>10} {'TPR@1%FPR':>10}")
-    for name in ("detector", "baseline"):
-        m = metrics[name]
-        print(f"{name:<10} {m['roc_auc']:8.3f} {m['f1']:6.3f} {m['accuracy']:9.3f} {m['tpr_at_5pct_fpr']:10.3f} {m['tpr_at_1pct_fpr']:10.3f}")
+    print(f"{'model':<18} {'ROC-AUC':>8} {'F1':>6} {'accuracy':>9} {'TPR@5%FPR':>10} {'TPR@1%FPR':>10} {'MB':>7}")
+    for name, m in metrics.items():
+        if isinstance(m, dict):
+            print(f"{name:<18} {m['roc_auc']:8.3f} {m['f1']:6.3f} {m['accuracy']:9.3f} {m['tpr_at_5pct_fpr']:10.3f} "
+                  f"{m['tpr_at_1pct_fpr']:10.3f} {m.get('size_mb', float('nan')):7.2f}")
     if args.keep is None:
         shutil.rmtree(workdir)
 

@@ -1,11 +1,20 @@
-"""synth: data/real/*.jsonl -> data/synth/all_synthetic.jsonl (AI texts) + metrics/synth.json."""
+"""synth: data/real/*.jsonl -> data/synth/{all_synthetic,<strategy>}.jsonl (AI texts) + metrics/synth.json.
+
+Hosted backends keep every reply in data/synth_cache/requests.jsonl (a persisted DVC
+output) before using it, so a rerun after a crash sends only what is missing.
+"""
+
+import os
 
 from tinydetect.backends import make_backend
-from tinydetect.config import load_params
+from tinydetect.config import STRATEGIES, load_params
 from tinydetect.errors import exit_on_user_error
 from tinydetect.io import write_json, write_jsonl
+from tinydetect.llm_calls import RequestCache
 from tinydetect.records import load_dir
 from tinydetect.synth import SynthResult, synthesize
+
+CACHE = "data/synth_cache/requests.jsonl"
 
 
 def main() -> None:
@@ -13,11 +22,19 @@ def main() -> None:
     config, seed = params["synth"], params["base"].seed
     humans = [record for record in load_dir("data/real") if record.label == "HUMAN"]
     if config.multiplier == 0 and config.target_size is None:
-        result = SynthResult(samples=[], rejected={})
+        result, model = SynthResult(samples=[], rejected={}), None
     else:
-        result = synthesize(humans, config, make_backend(config, humans), seed)
+        backend = make_backend(config, humans)
+        secret = os.environ.get(getattr(config, config.backend).api_key_env) if config.backend != "offline" else None
+        result, model = synthesize(humans, config, backend, seed, RequestCache(CACHE), secret), backend.model
+    by_strategy = result.by_strategy()
+    for strategy in STRATEGIES:
+        write_jsonl(f"data/synth/{strategy}.jsonl", by_strategy.get(strategy, []))
     write_jsonl("data/synth/all_synthetic.jsonl", result.samples)
-    write_json("metrics/synth.json", {"human_sources": len(humans), "backend": config.backend, **result.summary()})
+    if not os.path.exists(CACHE):  # the DVC output exists even when nothing was cached
+        write_jsonl(CACHE, [])
+    write_json("metrics/synth.json", {"human_sources": len(humans), "backend": config.backend, "model": model,
+                                      **result.summary()})
 
 
 if __name__ == "__main__":

@@ -141,6 +141,6 @@ def test_predict_cli_accepts_an_onnx_file(onnx_folder, tmp_path):
 def test_predict_cli_names_a_missing_model(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "tinydetect.cli", "predict", "--model", str(tmp_path / "nope.onnx"), "-"],
-        input="text\n", capture_output=True, text=True,
+        input="text\n", capture_output=True, text=True, check=False,
     )
     assert result.returncode == 2 and "nope.onnx: no such ONNX model" in result.stderr

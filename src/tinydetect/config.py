@@ -37,14 +37,43 @@ class OfflineBackendConfig(_Section):
     )
 
 
+class GeminiBackendConfig(_Section):
+    model: str = "gemini-2.5-flash"
+    base_url: str | None = Field(None, description="None: Google's endpoint; another URL: a proxy or a test server")
+    api_version: str | None = Field(None, description="None: the SDK's default (v1 in google-genai 3.6)")
+    api_key_env: str = Field("GEMINI_API_KEY", description="environment variable (or .env entry) holding the key")
+    safety_settings: dict[str, str] = Field(
+        {}, description="harm category -> block threshold, e.g. HARM_CATEGORY_HARASSMENT: BLOCK_ONLY_HIGH"
+    )
+    usd_per_million_input_tokens: float = Field(0.30, ge=0)
+    usd_per_million_output_tokens: float = Field(2.50, ge=0)
+
+
+class OpenAICompatibleBackendConfig(_Section):
+    model: str = "llama3.2"
+    base_url: str = Field("http://localhost:11434/v1", description="any server with /v1/chat/completions")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable with the key; local servers need none")
+    usd_per_million_input_tokens: float = Field(0.0, ge=0)
+    usd_per_million_output_tokens: float = Field(0.0, ge=0)
+
+
 class SynthConfig(_Section):
-    backend: Literal["offline"] = "offline"
+    backend: Literal["offline", "gemini", "openai_compatible"] = "offline"
     multiplier: int = Field(1, ge=0, description="AI texts per HUMAN text; 0 turns synth off")
     target_size: int | None = Field(None, ge=0, description="total AI texts; overrides multiplier")
     strategies: dict[str, float] = {"paraphrase": 0.5, "style_transfer": 0.25, "zero_shot": 0.25}
     styles: list[str] = ["formal", "casual blog", "review"]
     temperature: float = Field(0.5, gt=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_output_tokens: int = Field(1024, ge=16)
+    workers: int = Field(20, ge=1, description="requests in flight at once")
+    requests_per_minute: float = Field(1000, gt=0, description="client-side rate limit")
+    tokens_per_minute: float = Field(1_000_000, gt=0, description="client-side limit on estimated prompt + reply tokens")
+    max_retries: int = Field(6, ge=0, description="retries per request on 429, 5xx, timeouts and malformed replies")
+    timeout_s: float = Field(60, gt=0, description="per request")
     offline: OfflineBackendConfig = OfflineBackendConfig()
+    gemini: GeminiBackendConfig = GeminiBackendConfig()
+    openai_compatible: OpenAICompatibleBackendConfig = OpenAICompatibleBackendConfig()
 
     @model_validator(mode="after")
     def _known_strategies(self) -> SynthConfig:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 from tqdm import tqdm
 
-from tinydetect.backends import Backend, GenerationRequest
+from tinydetect.backends import Backend, GenerationRequest, Reply
+from tinydetect.cleaning import clean_reply, rejection_reason
 from tinydetect.config import SynthConfig
+from tinydetect.llm_calls import CallPlan, CallStats, RateLimiter, RequestCache, run_requests
 from tinydetect.records import Record
 
 PROMPT_VERSION = "v1"
@@ -92,7 +95,9 @@ def build_request(planned: PlannedSample, config: SynthConfig, seed: int) -> tup
     return request, template
 
 
-def ai_record(planned: PlannedSample, reply: str, backend: Backend, template: PromptTemplate, config: SynthConfig) -> dict:
+def ai_record(planned: PlannedSample, reply: str, backend: Backend, template: PromptTemplate, config: SynthConfig,
+              reply_date: str | None = None) -> dict:
+    """One AI sample with its provenance; `reply_date` is when a hosted backend answered (None offline)."""
     source = planned.source
     row = {
         "id": f"{source.id}~{planned.strategy}~{planned.variation}",
@@ -109,6 +114,8 @@ def ai_record(planned: PlannedSample, reply: str, backend: Backend, template: Pr
             "template_sha256": template.sha256,
             "temperature": config.temperature,
             "source_id": source.id,
+            "group": source.group,
+            "date": reply_date,
         },
     }
     if source.domain is not None:
@@ -120,25 +127,88 @@ def ai_record(planned: PlannedSample, reply: str, backend: Backend, template: Pr
 class SynthResult:
     samples: list[dict]
     rejected: Counter
+    stats: CallStats = field(default_factory=CallStats)
+    wall_time_s: float = 0.0
+    usd_per_million_tokens: tuple[float, float] = (0.0, 0.0)  # input, output
+
+    def by_strategy(self) -> dict[str, list[dict]]:
+        grouped: dict[str, list[dict]] = {}
+        for sample in self.samples:
+            grouped.setdefault(sample["provenance"]["strategy"], []).append(sample)
+        return grouped
 
     def summary(self) -> dict:
-        by_strategy = Counter(sample["provenance"]["strategy"] for sample in self.samples)
+        stats = self.stats
+        input_price, output_price = self.usd_per_million_tokens
+        cost = (stats.input_tokens * input_price + stats.output_tokens * output_price) / 1e6
         return {
             "generated": len(self.samples),
+            **{f"generated_{name}": len(rows) for name, rows in sorted(self.by_strategy().items())},
             "rejected": sum(self.rejected.values()),
-            **{f"generated_{name}": count for name, count in sorted(by_strategy.items())},
             **{f"rejected_{reason}": count for reason, count in sorted(self.rejected.items())},
+            "requests_sent": stats.sent,
+            "cache_hits": stats.cached,
+            "retries": stats.retries,
+            "input_tokens": stats.input_tokens,
+            "output_tokens": stats.output_tokens,
+            "estimated_cost_usd": round(cost, 4),
+            "wall_time_s": round(self.wall_time_s, 2),
+            "requests_per_s": round(stats.sent / self.wall_time_s, 2) if self.wall_time_s and stats.sent else 0.0,
         }
 
 
-def synthesize(humans: Sequence[Record], config: SynthConfig, backend: Backend, seed: int) -> SynthResult:
-    """Generate the planned samples; empty replies are counted and dropped, never kept."""
+def synthesize(humans: Sequence[Record], config: SynthConfig, backend: Backend, seed: int,
+               cache: RequestCache | None = None, secret: str | None = None) -> SynthResult:
+    """Generate, clean and vet the planned samples, `config.workers` requests at a time.
+
+    Samples come out in plan order whatever order the replies arrive in, so the same
+    params and cache give the same file.
+    """
+    planned = plan_samples(humans, config, seed)
+    built = [build_request(sample, config, seed) for sample in planned]
+    rejected: Counter = Counter()
+    progress = tqdm(total=len(planned), desc=f"synth ({backend.name})", unit="text", smoothing=0.1)
+
+    def on_reply(index: int, reply: Reply) -> None:
+        reason = rejection_reason(reply, clean_reply(reply.text), planned[index].source.lang)
+        with progress.get_lock():
+            if reason:
+                rejected[reason] += 1
+            progress.set_postfix(rejected=sum(rejected.values()), refresh=False)
+            progress.update(1)
+
+    call_plan = CallPlan(
+        backend=backend, settings=reply_settings(config), cache=cache if backend.cacheable else None,
+        limiter=RateLimiter(config.requests_per_minute, config.tokens_per_minute),
+        workers=config.workers, max_retries=config.max_retries, secret=secret,
+    )
+    started = time.perf_counter()
+    try:
+        replies, dates, stats = run_requests([request for request, _ in built], call_plan, on_reply)
+    finally:
+        progress.close()
     samples, rejected = [], Counter()
-    for planned in tqdm(plan_samples(humans, config, seed), desc=f"synth ({backend.name})", unit="text"):
-        request, template = build_request(planned, config, seed)
-        reply = backend.generate(request).strip()
-        if not reply:
-            rejected["empty"] += 1
+    for sample, (_, template), reply, reply_date in zip(planned, built, replies, dates, strict=True):
+        text = clean_reply(reply.text)
+        reason = rejection_reason(reply, text, sample.source.lang)
+        if reason:
+            rejected[reason] += 1
             continue
-        samples.append(ai_record(planned, reply, backend, template, config))
-    return SynthResult(samples=samples, rejected=rejected)
+        samples.append(ai_record(sample, text, backend, template, config, reply_date))
+    if call_plan.cache is not None:
+        call_plan.cache.compact()
+    prices = _prices(config)
+    return SynthResult(samples, rejected, stats, time.perf_counter() - started, prices)
+
+
+def reply_settings(config: SynthConfig) -> dict:
+    """Sampling settings beyond temperature and seed that shape a reply (part of its cache key)."""
+    settings = {"top_p": config.top_p, "max_output_tokens": config.max_output_tokens}
+    if config.backend == "gemini":
+        settings["safety_settings"] = config.gemini.safety_settings
+    return settings
+
+
+def _prices(config: SynthConfig) -> tuple[float, float]:
+    server = {"gemini": config.gemini, "openai_compatible": config.openai_compatible}.get(config.backend)
+    return (server.usd_per_million_input_tokens, server.usd_per_million_output_tokens) if server else (0.0, 0.0)

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tinydetect.backends import GenerationRequest
+from tinydetect.backends import GenerationRequest, Reply
 from tinydetect.config import OfflineBackendConfig
 from tinydetect.records import Record
 
@@ -77,6 +77,7 @@ class NgramBackend:
     source_weight: float
     order: int
     name: str = "offline"
+    cacheable: bool = False  # free, fast and deterministic: recomputing beats caching
 
     @property
     def model(self) -> str:
@@ -95,7 +96,11 @@ class NgramBackend:
     def _source_weight(self, strategy: str) -> float:
         return {"paraphrase": self.source_weight, "style_transfer": self.source_weight / 4}.get(strategy, 0.0)
 
-    def generate(self, request: GenerationRequest) -> str:
+    def generate(self, request: GenerationRequest) -> Reply:
+        text = self._text(request)
+        return Reply(text=text, finish="stop", input_tokens=len(request.source_text.split()), output_tokens=len(text.split()))
+
+    def _text(self, request: GenerationRequest) -> str:
         if request.lang not in self.models:
             raise ValueError(f"offline backend: no human texts in language {request.lang!r} to learn from")
         language_model = self.models[request.lang]
