@@ -46,8 +46,9 @@ def main() -> None:
         p_ai = scorer.probability_ai(test_texts)
         scores[variant.name] = (p_ai, scorer.threshold)
         metrics[variant.name] = quality(test_labels, p_ai, scorer.threshold) | {"size_mb": round(model_size_mb(variant.path), 3)}
-        if hasattr(scorer, "model"):
-            metrics[variant.name]["parameters"] = count_parameters(scorer.model)
+        # quantizing or exporting keeps the parameter count of the fp32 model it came from
+        source_parameters = metrics[variant.source]["parameters"] if variant.source else count_parameters(scorer.model)
+        metrics[variant.name]["parameters"] = source_parameters
         if variant.source:
             agreement = parity(logits[variant.source], logits[variant.name], scores[variant.source][1])
             metrics[variant.name]["agreement_with_source"] = agreement["label_agreement"]

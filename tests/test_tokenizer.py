@@ -49,3 +49,20 @@ def test_training_is_deterministic_and_save_load_round_trips(tokenizer, tmp_path
 def test_vocabulary_smaller_than_the_alphabet_is_a_clear_error():
     with pytest.raises(UserError, match="tokenizer: SentencePiece training failed: .*Vocabulary size is smaller"):
         train_sentencepiece(KOREAN_SENTENCES * 5, TokenizerConfig(vocab_size=300, character_coverage=1.0), seed=0)
+
+
+def test_hf_tokenizer_json_gives_the_same_ids(tmp_path):
+    from tokenizers import Tokenizer
+
+    from .conftest import make_human_rows
+
+    texts = [row["text"] for row in make_human_rows(30)]
+    tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=600), seed=0), max_length=48)
+    tokenizer.to_hf_tokenizer().save(str(tmp_path / "tokenizer.json"))
+    loaded = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
+    probes = texts + ["  two  spaces\nand a newline\t", "end. \n\nNext line. ", "Emoji 🤖 and ünïcode", "ＦＵＬＬ width ｶﾀｶﾅ", "x " * 80]
+    encoded = tokenizer(probes)
+    for row, text in enumerate(probes):
+        hf = loaded.encode(text)
+        assert hf.ids == encoded["input_ids"][row].tolist(), text
+        assert hf.attention_mask == encoded["attention_mask"][row].tolist(), text

@@ -92,6 +92,30 @@ class DetectorTokenizer:
         }
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
 
+    def to_hf_tokenizer(self):
+        """The same pieces as a Hugging Face `tokenizers.Tokenizer`, for `tokenizer.json` consumers.
+
+        Apps that cannot run SentencePiece (Swift via swift-transformers, browsers via
+        transformers.js) load `tokenizer.json`. SentencePiece's NFKC with whitespace
+        collapsing is rebuilt as NFKC, whitespace runs to one space, strip; the test suite
+        checks that both give the same ids. [CLS]/[SEP] are added by the post-processor.
+        """
+        from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+        vocab = [(self.processor.id_to_piece(i), self.processor.get_score(i)) for i in range(self.vocab_size)]
+        tokenizer = Tokenizer(models.Unigram(vocab, unk_id=UNK_ID, byte_fallback=True))
+        tokenizer.normalizer = normalizers.Sequence(
+            [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " "), normalizers.Replace(Regex(r"\A | \z"), "")]
+        )
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+        tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)]
+        )
+        tokenizer.enable_truncation(self.max_length)
+        tokenizer.enable_padding(length=self.max_length, pad_id=PAD_ID, pad_token="[PAD]")
+        return tokenizer
+
     def encode_ids(self, text: str) -> list[int]:
         """[CLS] + pieces (truncated) + [SEP], unpadded."""
         pieces = self.processor.encode(text)[: self.max_length - 2]
