@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: repro test bench bench-latency bench-quality demo-data clean-venv
+.PHONY: repro test bench bench-latency bench-quality report demo-data clean-venv
+BASE ?= main
 
 $(BIN)/activate: requirements.txt pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +33,10 @@ bench-latency: repro
 
 bench-quality: $(BIN)/activate
 	$(BIN)/python -m benchmarks.quality
+
+# report.md: what the workspace moved against $(BASE) (params, metrics, plots), as CI posts on a PR.
+report: repro
+	$(BIN)/tinydetect report --base $(BASE) --output report.md
 
 clean-venv:
 	rm -rf $(VENV)

@@ -95,28 +95,6 @@ def add_ratios(results: dict[str, dict], reference: str = "detector") -> None:
         row["size_ratio"] = round(row["size_mb"] / base["size_mb"], 3)
 
 
-def size_latency_figure(results: dict[str, dict], aucs: dict[str, float]):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(7, 5))
-    names = list(results)
-    colours = [aucs.get(name, np.nan) for name in names]
-    points = axes.scatter([results[n]["size_mb"] for n in names], [results[n]["p50_ms_1t"] for n in names],
-                          c=colours, cmap="viridis", s=60)
-    for name in names:
-        axes.annotate(name, (results[name]["size_mb"], results[name]["p50_ms_1t"]), fontsize=7,
-                      xytext=(4, 3), textcoords="offset points")
-    figure.colorbar(points, ax=axes, label="test ROC-AUC")
-    axes.set_xlabel("model size (MB)")
-    axes.set_ylabel("p50 latency, 1 text x 128 tokens, 1 thread (ms)")
-    axes.set_title("Every variant: size vs latency vs AUC")
-    figure.tight_layout()
-    return figure
-
-
 def print_table(results: dict[str, dict]) -> None:
     header = f"{'variant':<20}{'MB':>8}{'p50 1t':>9}{'p95 1t':>9}{'x fp32':>8}{'p50 2t':>9}{'texts/s@32':>12}{'RSS MB':>9}"
     print(header)
@@ -143,7 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     from tinydetect.variants import VARIANTS
 
     root = args.models_root
-    chosen = [v for v in VARIANTS if not args.only or v.name in args.only.split(",")]
+    # Core ML packages run only on Apple hardware
+    timeable = [v for v in VARIANTS if not v.path.endswith(".mlpackage")]
+    chosen = [v for v in timeable if not args.only or v.name in args.only.split(",")]
     missing = [v.path for v in chosen if not (root / v.path).exists()]
     if missing:
         sys.exit(f"error: {', '.join(missing)} missing under {root}; run `make repro` first")
@@ -160,7 +140,12 @@ def main(argv: list[str] | None = None) -> None:
     write_json(args.out or root / "metrics/bench.json", {"runs": args.runs, "variants": results})
     plot = args.plot or root / "plots/size_latency.png"
     plot.parent.mkdir(parents=True, exist_ok=True)
-    size_latency_figure(results, {n: r.get("roc_auc", np.nan) for n, r in results.items()}).savefig(plot, dpi=120)
+    from tinydetect.evaluation import size_latency_figure
+
+    figure = size_latency_figure({n: r["size_mb"] for n, r in results.items()}, {n: r["p50_ms_1t"] for n, r in results.items()},
+                                 {n: r.get("roc_auc", np.nan) for n, r in results.items()},
+                                 "p50 latency, 1 text x 128 tokens, 1 thread (ms)")
+    figure.savefig(plot, dpi=120, bbox_inches="tight")
     print_table(results)
 
 

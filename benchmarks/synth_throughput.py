@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from benchmarks.llm_server import LocalLLMServer, ServerState
-
 from tinydetect.backends import make_backend
 from tinydetect.config import SynthConfig
 from tinydetect.llm_calls import RequestCache

@@ -2,8 +2,11 @@
 
 One entry per variant (see `tinydetect.variants.VARIANTS`) plus the TF-IDF baseline:
 quality at the variant's threshold, model size, one-text latency on one thread, and
-agreement with the fp32 model it was made from.
+agreement with the fp32 model it was made from. Core ML packages are scored through
+their dequantized weights in PyTorch (no Core ML runtime off macOS) and not timed.
 """
+
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,13 +21,17 @@ from tinydetect.evaluation import (
     latency_ms,
     roc_figure,
     roc_table,
+    size_latency_figure,
+    variants_table,
     write_csv,
     write_png,
 )
-from tinydetect.io import write_json, write_jsonl
+from tinydetect.io import read_json, write_json, write_jsonl, write_text
 from tinydetect.metrics import choose_threshold, parity, quality
 from tinydetect.model import count_parameters
+from tinydetect.model_card import render as render_model_card
 from tinydetect.records import load_file
+from tinydetect.slices import calibration, slice_quality
 from tinydetect.variants import VARIANTS, load_scorer, model_size_mb
 
 PLOTS = "plots/eval"
@@ -40,8 +47,12 @@ def main() -> None:
     torch.set_num_threads(1)  # every variant on one core, as on a phone's single inference thread
 
     metrics, scores, logits = {}, {}, {}
+    paths = {variant.name: variant.path for variant in VARIANTS}
     for variant in VARIANTS:
-        scorer = load_scorer(variant.path, threads=1)
+        is_coreml = variant.path.endswith(".mlpackage")
+        if is_coreml and not Path(variant.path).exists():
+            continue  # not in coreml.variants, or needs macOS (w8a8)
+        scorer = load_scorer(variant.path, threads=1, source=paths.get(variant.source))
         logits[variant.name] = scorer.logits(test_texts)
         p_ai = scorer.probability_ai(test_texts)
         scores[variant.name] = (p_ai, scorer.threshold)
@@ -52,7 +63,8 @@ def main() -> None:
         if variant.source:
             agreement = parity(logits[variant.source], logits[variant.name], scores[variant.source][1])
             metrics[variant.name]["agreement_with_source"] = agreement["label_agreement"]
-        metrics[variant.name] |= latency_ms(lambda text, s=scorer: s.probability_ai([text]), test_texts[: config.latency_texts])
+        if not is_coreml:  # a Core ML package is timed on Apple hardware, not here
+            metrics[variant.name] |= latency_ms(lambda text, s=scorer: s.probability_ai([text]), test_texts[: config.latency_texts])
         print(f"{variant.name}: roc_auc {metrics[variant.name]['roc_auc']:.3f} size {metrics[variant.name]['size_mb']} MB")
 
     baseline = train_baseline(train_records, config.baseline_max_features, seed)
@@ -60,11 +72,18 @@ def main() -> None:
     baseline_threshold = choose_threshold(np.array([r.label_int for r in val_records]), baseline_val_p)
     scores["baseline"] = (baseline_probability_ai(baseline, test_records), baseline_threshold)
     metrics["baseline"] = quality(test_labels, *scores["baseline"])
+    detector_p, detector_threshold = scores["detector"]
+    reliability, metrics["detector"]["ece"] = calibration(test_labels, detector_p)
+    slices = slice_quality(test_records, detector_p, detector_threshold)
     metrics["test_size"] = len(test_records)
     write_json("metrics/eval.json", metrics)
+    write_json("metrics/slices.json", {"detector": slices})
+    write_csv(f"{PLOTS}/calibration/detector.csv", reliability)
     write_plots(test_labels, scores, metrics)
-    detector_p, detector_threshold = scores["detector"]
     write_jsonl("metrics/errors.jsonl", error_rows(test_records, detector_p, detector_threshold, config.max_errors))
+    splits = {"train": train_records, "val": val_records, "test": test_records}
+    config_json = read_json("models/detector/config.json")
+    write_text("models/MODEL_CARD.md", render_model_card(splits, config_json, metrics, slices))
 
 
 def write_plots(test_labels: np.ndarray, scores: dict, metrics: dict) -> None:
@@ -78,6 +97,11 @@ def write_plots(test_labels: np.ndarray, scores: dict, metrics: dict) -> None:
         write_png(f"{PLOTS}/confusion_{name}.png", confusion_figure(test_labels, predicted, f"{name} on test"))
     shown = {name: curves[name] for name in ("detector", "pruned", "onnx_int8", "pruned_onnx_int8", "baseline")}
     write_png(f"{PLOTS}/roc.png", roc_figure(shown, {name: metrics[name]["roc_auc"] for name in shown}))
+    timed = {name: m for name, m in metrics.items() if isinstance(m, dict) and "latency_ms_p50" in m}
+    write_csv(f"{PLOTS}/variants.csv", variants_table(metrics))
+    write_png(f"{PLOTS}/size_latency_auc.png", size_latency_figure(
+        {name: m["size_mb"] for name, m in timed.items()}, {name: m["latency_ms_p50"] for name, m in timed.items()},
+        {name: m["roc_auc"] for name, m in timed.items()}, "p50 latency, one text, 1 thread, tokenizer included (ms)"))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """train: data/split + models/tokenizer -> models/detector/ (model, tokenizer, threshold) + DVCLive logs."""
 
 from dvclive import Live
-from transformers.integrations import DVCLiveCallback
 
 from tinydetect.config import load_params
 from tinydetect.errors import exit_on_user_error
@@ -9,7 +8,7 @@ from tinydetect.io import write_json
 from tinydetect.model import count_parameters
 from tinydetect.records import load_file
 from tinydetect.tokenizer import DetectorTokenizer
-from tinydetect.training import train
+from tinydetect.training import ReproducibleDVCLiveCallback, train
 
 
 def main() -> None:
@@ -24,7 +23,7 @@ def main() -> None:
         load_file("data/split/train.jsonl"),
         load_file("data/split/val.jsonl"),
         seed=params["base"].seed,
-        callbacks=[DVCLiveCallback(live=live)],
+        callbacks=[ReproducibleDVCLiveCallback(live=live)],
     )
     result.detector.save("models/detector")
     write_json("metrics/train.json", {

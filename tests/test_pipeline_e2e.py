@@ -4,50 +4,15 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
-import yaml
-from benchmarks.workspace import REPO_ROOT, copy_sources, python_env
+from benchmarks.workspace import REPO_ROOT, python_env
 
 from tinydetect.variants import VARIANTS
 
-TINY_PARAMS = {
-    "tokenizer": {"vocab_size": 1000},
-    "model": {"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64, "max_length": 32},
-    "train": {"epochs": 2, "batch_size": 16},
-    "prune": {"finetune_epochs": 1},
-    # a 2-epoch model scores near its threshold, where any rounding flips labels: parity limits
-    # are tested on fixed inputs in test_compression.py, here only the plumbing
-    "quantize": {"max_label_disagreement": 1.0, "int4_block_size": 16},
-    "eval": {"latency_texts": 5},
-}
-STAGES = ["synth", "split", "tokenizer", "train", "prune", "quantize", "onnx", "eval"]
+from .conftest import run
 
-
-def run(command: list[str], cwd: Path) -> str:
-    result = subprocess.run(command, cwd=cwd, env=python_env(), capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
-def merge(base: dict, override: dict) -> dict:
-    return {key: merge(base[key], value) if isinstance(value, dict) else value for key, value in override.items()} | {
-        key: value for key, value in base.items() if key not in override
-    }
-
-
-@pytest.fixture(scope="module")
-def pipeline_repo(tmp_path_factory):
-    repo = tmp_path_factory.mktemp("repo")
-    copy_sources(repo)
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    (repo / "params.yaml").write_text(yaml.safe_dump(merge(params, TINY_PARAMS)))
-    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
-        run(command, repo)
-    run([sys.executable, "-m", "tinydetect.cli", "demo-data", "data/real/demo.jsonl", "--max-english", "40", "--max-korean", "20"], repo)
-    first_log = run([sys.executable, "-m", "dvc", "repro"], repo)
-    return repo, first_log
+STAGES = ["synth", "split", "tokenizer", "train", "prune", "quantize", "onnx", "coreml", "eval"]
+COREML_BUILT = [v for v in VARIANTS if v.path.endswith(".mlpackage") and "w8a8" not in v.name]
 
 
 def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
@@ -55,10 +20,18 @@ def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
     for stage in STAGES:
         assert f"Running stage '{stage}'" in log
     eval_metrics = json.loads((repo / "metrics/eval.json").read_text())
-    for variant in [v.name for v in VARIANTS] + ["baseline"]:
+    for variant in [v.name for v in VARIANTS if "w8a8" not in v.name] + ["baseline"]:
         assert {"accuracy", "f1", "roc_auc", "tpr_at_1pct_fpr", "tpr_at_5pct_fpr"} <= set(eval_metrics[variant])
     for variant in VARIANTS:
-        assert eval_metrics[variant.name]["latency_ms_p50"] > 0 and eval_metrics[variant.name]["size_mb"] > 0
+        if variant in COREML_BUILT:
+            assert eval_metrics[variant.name]["size_mb"] > 0 and "latency_ms_p50" not in eval_metrics[variant.name]
+        elif "w8a8" not in variant.name:
+            assert eval_metrics[variant.name]["latency_ms_p50"] > 0 and eval_metrics[variant.name]["size_mb"] > 0
+    coreml = json.loads((repo / "metrics/coreml.json").read_text())
+    assert set(coreml) == {v.name for v in COREML_BUILT}
+    assert coreml["pruned_coreml_int4"]["int4_block_size"] == 16 and coreml["coreml_int4"]["int4_block_size"] == 32
+    for asset in ("tokenizer.json", "tokenizer.model", "labels.json", "detector.json"):
+        assert (repo / "models/coreml/pruned" / asset).exists()
     assert eval_metrics["pruned"]["parameters"] < eval_metrics["detector"]["parameters"]
     assert eval_metrics["pruned_onnx"]["size_mb"] < eval_metrics["onnx"]["size_mb"]
     assert eval_metrics["onnx_int8"]["size_mb"] < eval_metrics["onnx"]["size_mb"] / 2

@@ -71,6 +71,18 @@ def demo_data(args: argparse.Namespace) -> None:
     print(f"wrote {len(records)} human texts to {args.output}", file=sys.stderr)
 
 
+def report(args: argparse.Namespace) -> None:
+    from tinydetect.io import write_text
+    from tinydetect.report import build_report
+
+    try:
+        text = build_report(args.base, plots_dir=args.plots)
+    except RuntimeError as error:
+        raise UserError(str(error)) from None
+    write_text(args.output, text)
+    print(f"wrote {args.output} (plots in {args.plots}/index.html)", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinydetect", description="A tiny on-device detector of AI-written text.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--max-english", type=int, default=300, help="at most this many English texts")
     demo_parser.add_argument("--max-korean", type=int, default=200, help="at most this many Korean texts")
     demo_parser.set_defaults(run=demo_data)
+
+    report_parser = commands.add_parser(
+        "report", help="write report.md: params, metrics and plots that moved against a base revision",
+        description="Compare the workspace with a git revision through `dvc params/metrics/plots diff` "
+        "and write a Markdown report (what CI posts on a pull request). Run `dvc repro` first.",
+    )
+    report_parser.add_argument("--base", default="main", help="git revision to compare with (default: %(default)s)")
+    report_parser.add_argument("--output", default="report.md", help="Markdown file (default: %(default)s)")
+    report_parser.add_argument("--plots", default="report_plots", help="folder for `dvc plots diff` (default: %(default)s)")
+    report_parser.set_defaults(run=report)
     return parser
 
 

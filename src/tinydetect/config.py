@@ -130,7 +130,7 @@ class TrainConfig(_Section):
 class PruneConfig(_Section):
     head_fraction: float = Field(0.3, ge=0, lt=1, description="share of attention heads removed per layer")
     neuron_fraction: float = Field(0.3, ge=0, lt=1, description="share of FFN neurons removed per layer")
-    neuron_multiple: int = Field(8, ge=1, description="kept FFN width is a multiple of this")
+    neuron_multiple: int = Field(26, ge=1, description="kept FFN width is a multiple of this")
     finetune_epochs: int = Field(4, ge=0, description="epochs of the train recipe after pruning")
 
 
@@ -141,9 +141,16 @@ class QuantizeConfig(_Section):
     )
 
 
+class CoreMLConfig(_Section):
+    variants: list[Literal["fp16", "int8", "int4", "palettized4", "w8a8"]] = ["fp16", "int8", "int4", "palettized4", "w8a8"]
+    int4_max_block_size: int = Field(32, ge=8, description="largest INT4 block tried; the one used divides every width")
+    calibration_texts: int = Field(64, ge=1, description="val texts that calibrate W8A8 activations (macOS)")
+    max_label_disagreement: float = Field(0.02, ge=0, le=1, description="a package whose val labels differ more fails")
+
+
 class EvalConfig(_Section):
     baseline_max_features: int = Field(50000, ge=100)
-    max_errors: int = Field(50, ge=0, description="misclassified texts kept in metrics/errors.jsonl")
+    max_errors: int = Field(20, ge=0, description="most confident mistakes kept in metrics/errors.jsonl")
     latency_texts: int = Field(50, ge=1, description="texts timed one at a time for latency")
 
 
@@ -156,6 +163,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "train": TrainConfig,
     "prune": PruneConfig,
     "quantize": QuantizeConfig,
+    "coreml": CoreMLConfig,
     "eval": EvalConfig,
 }
 

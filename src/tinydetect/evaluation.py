@@ -89,3 +89,26 @@ def latency_ms(score_one_text: Callable[[str], object], texts: Sequence[str], wa
         "latency_ms_p50": round(float(np.percentile(timings, 50)), 3),
         "latency_ms_p95": round(float(np.percentile(timings, 95)), 3),
     }
+
+
+def variants_table(metrics: dict) -> pd.DataFrame:
+    """One row per model variant: size, latency and quality, for DVC's scatter plots."""
+    rows = [
+        {"variant": name, "size_mb": m.get("size_mb"), "latency_ms_p50": m.get("latency_ms_p50"), "roc_auc": m["roc_auc"]}
+        for name, m in metrics.items() if isinstance(m, dict) and "size_mb" in m
+    ]
+    return pd.DataFrame(rows)
+
+
+def size_latency_figure(sizes: dict[str, float], latencies: dict[str, float], aucs: dict[str, float],
+                        latency_label: str) -> plt.Figure:
+    """Every variant as a point: size (x), latency (y), ROC-AUC (colour)."""
+    figure, axes = plt.subplots(figsize=(7, 5))
+    names = list(sizes)
+    points = axes.scatter([sizes[n] for n in names], [latencies[n] for n in names],
+                          c=[aucs.get(n, np.nan) for n in names], cmap="viridis", s=60)
+    for name in names:
+        axes.annotate(name, (sizes[name], latencies[name]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    figure.colorbar(points, ax=axes, label="test ROC-AUC")
+    axes.set(xlabel="model size (MB)", ylabel=latency_label, title="Every variant: size vs latency vs ROC-AUC")
+    return figure

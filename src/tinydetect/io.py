@@ -16,6 +16,10 @@ class DataError(UserError):
     """Bad input data; the message starts with `path:line:`."""
 
 
+_UMASK = os.umask(0o022)  # read the process umask (set it back at once)
+os.umask(_UMASK)
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; move it into place only if the block succeeds.
@@ -27,6 +31,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp_name)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; the result should read like any other file
     try:
         yield tmp_path
         os.replace(tmp_path, path)

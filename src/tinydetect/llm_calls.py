@@ -26,8 +26,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
-from tqdm import tqdm
-
 from tinydetect.backends import Backend, FatalBackendError, GenerationRequest, Reply, RetryableError
 from tinydetect.errors import UserError
 from tinydetect.io import write_jsonl

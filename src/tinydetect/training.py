@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers.integrations import DVCLiveCallback
 from transformers.trainer_utils import EvalPrediction
 
 from tinydetect.config import ModelConfig, TrainConfig
@@ -124,3 +125,28 @@ def fit(
     threshold = choose_threshold(val_labels, probability_ai(val_logits))
     detector = Detector(model=trainer.model, tokenizer=tokenizer, threshold=threshold)
     return TrainResult(detector=detector, best_val_roc_auc=float(best_metric), epochs_run=float(epochs_run))
+
+
+_VOLATILE_ARGS = {"output_dir", "logging_dir", "run_name"}  # temporary paths: differ on every run
+
+
+def _is_timing(key: str) -> bool:
+    return key.endswith(("runtime", "per_second")) or key == "total_flos"
+
+
+class ReproducibleDVCLiveCallback(DVCLiveCallback):
+    """DVCLive logging without what changes between identical runs (timings, temporary paths).
+
+    Two runs with the same params and data then write identical `dvclive/train` files, so
+    `dvc metrics diff` and `dvc plots diff` show only what a change really moved.
+    """
+
+    def setup(self, args, state, model):
+        self._initialized = True
+        if state.is_world_process_zero:
+            stable = {key: value for key, value in args.to_dict().items() if key not in _VOLATILE_ARGS}
+            self.live.log_params(stable)
+
+    def on_log(self, args, state, control, model=None, logs=None, **kwargs):
+        stable = {key: value for key, value in (logs or {}).items() if not _is_timing(key)}
+        super().on_log(args, state, control, model=model, logs=stable, **kwargs)

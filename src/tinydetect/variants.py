@@ -35,27 +35,45 @@ class Variant:
     source: str | None  # the fp32 PyTorch variant it was compressed or exported from
 
 
-def _family(source: str, onnx_prefix: str) -> list[Variant]:
+COREML_VARIANTS = ("fp16", "int8", "int4", "palettized4", "w8a8")
+
+
+def _family(source: str, prefix: str) -> list[Variant]:
     """A fp32 PyTorch model and everything made from it."""
     return [
         Variant(source, f"models/{source}", None),
         Variant(f"{source}_int8", f"models/quantized/{source}_int8", source),
         *(
-            Variant(f"{onnx_prefix}onnx{suffix}", f"models/onnx/{source}/model{suffix}.onnx", source)
+            Variant(f"{prefix}onnx{suffix}", f"models/onnx/{source}/model{suffix}.onnx", source)
             for suffix in ("", "_1x128", "_int8", "_int4")
+        ),
+        *(
+            Variant(f"{prefix}coreml_{kind}", f"models/coreml/{source}/Detector_{kind}.mlpackage", source)
+            for kind in COREML_VARIANTS
         ),
     ]
 
 
-VARIANTS: list[Variant] = _family("detector", onnx_prefix="") + _family("pruned", onnx_prefix="pruned_")
+VARIANTS: list[Variant] = _family("detector", prefix="") + _family("pruned", prefix="pruned_")
 
 
-def load_scorer(path: str | Path, threads: int | None = None) -> Scorer:
-    """A detector folder (fp32 or INT8) or an `.onnx` file with its folder's tokenizer and threshold."""
-    from tinydetect.model import Detector
+def load_scorer(path: str | Path, threads: int | None = None, source: str | Path | None = None) -> Scorer:
+    """A detector folder (fp32 or INT8) or an `.onnx` file with its folder's tokenizer and threshold.
+
+    A Core ML package cannot run off macOS: its weights, read back and dequantized, are
+    loaded into the PyTorch model it was converted from (`source`), which then scores.
+    """
+    from tinydetect.model import Detector, read_threshold
     from tinydetect.quantization import is_int8_folder, load_int8
 
     path = Path(path)
+    if path.suffix == ".mlpackage":
+        from tinydetect.coreml_export import with_package_weights
+
+        if source is None:
+            raise UserError(f"{path}: a Core ML package is scored through its source PyTorch model; pass source=")
+        model, _ = with_package_weights(Detector.load(source).model, path)
+        return Detector(model, DetectorTokenizer.load(path.parent), read_threshold(path.parent))
     if path.suffix == ".onnx":
         from tinydetect.onnx_export import OnnxDetector
 
@@ -66,8 +84,10 @@ def load_scorer(path: str | Path, threads: int | None = None) -> Scorer:
 
 
 def model_size_mb(path: str | Path) -> float:
-    """Bytes of the weights a variant ships (the .onnx file, or the folder's model file), in MB."""
+    """Bytes of the weights a variant ships (the .onnx file, the .mlpackage, or the folder's model file), in MB."""
     path = Path(path)
+    if path.suffix == ".mlpackage":
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
     if path.is_file():
         return path.stat().st_size / 1e6
     weights = [p for p in path.iterdir() if p.suffix in {".safetensors", ".pt", ".bin"}]

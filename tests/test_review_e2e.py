@@ -1,0 +1,103 @@
+"""How a team reviews a change: commit, change one param, rerun, diff, report; and a queued sweep."""
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from benchmarks.workspace import python_env
+
+from .conftest import run
+
+DESCENDANTS_OF_PRUNE = {"prune", "quantize", "onnx", "coreml", "eval"}
+TIMINGS = {"wall_time_s", "requests_per_s"}  # synth's wall clock; with latency, all that may move
+PRUNE_METRIC_FILES = ("prune.json", "quantize.json", "onnx.json", "coreml.json", "eval.json")
+
+
+def dvc_json(arguments, repo):
+    """stdout only: DVC prints warnings on stderr."""
+    result = subprocess.run([sys.executable, "-m", "dvc", *arguments, "--json"], cwd=repo, env=python_env(),
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout or "{}")
+
+
+def git_commit(repo, message):
+    run(["git", "add", "-A"], repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], repo)
+
+
+def set_param(repo, section, key, value):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params[section][key] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+@pytest.fixture(scope="module")
+def review_repo(pipeline_repo, tmp_path_factory):
+    source, _ = pipeline_repo
+    repo = tmp_path_factory.mktemp("review") / "repo"
+    shutil.copytree(source, repo, symlinks=True)
+    run(["git", "add", "-f", "data/real/demo.jsonl"], repo)  # queued experiments run from a clean copy of a commit
+    git_commit(repo, "baseline run")
+    return repo
+
+
+def test_one_param_change_reruns_and_moves_only_its_descendants(review_repo):
+    repo = review_repo
+    set_param(repo, "prune", "neuron_fraction", 0.5)
+    status = dvc_json(["status"], repo)
+    assert set(status) == {"prune"}  # its params changed; nothing upstream did
+    log = run([sys.executable, "-m", "dvc", "repro"], repo)
+    ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
+    assert ran == DESCENDANTS_OF_PRUNE
+
+    diff = dvc_json(["metrics", "diff", "HEAD"], repo)
+    moved = {(path.split("/")[-1], key) for path, keys in diff.items() for key in keys}
+    assert moved and all(path in PRUNE_METRIC_FILES for path, _ in moved), moved
+    for path, key in moved:
+        variant = key.split(".")[0]
+        # the full model's quality cannot move: only pruned variants, pruning facts and timings
+        assert path == "prune.json" or variant.startswith("pruned") or "latency" in key, (path, key)
+    assert ("prune.json", "parameters") in moved
+    assert any(path == "eval.json" and key.startswith("pruned") and "latency" not in key for path, key in moved)
+
+    report = run([sys.executable, "-m", "tinydetect.cli", "report", "--base", "HEAD"], repo)
+    text = (repo / "report.md").read_text()
+    assert "prune.neuron_fraction" in text and "| pruned | size_mb |" in text
+    assert (repo / "report_plots/index.html").exists() and "wrote report.md" in report
+
+
+def test_identical_rerun_changes_no_tracked_metric_but_timings(review_repo):
+    repo = review_repo
+    git_commit(repo, "prune more")
+    run([sys.executable, "-m", "dvc", "repro", "--force"], repo)  # every stage again, same params and data
+    diff = dvc_json(["metrics", "diff", "HEAD"], repo)
+    moved = [key for keys in diff.values() for key in keys]
+    assert all("latency" in key or key in TIMINGS for key in moved), moved
+    status = run(["git", "status", "--porcelain"], repo)
+    assert "dvclive" not in status, status  # DVCLive logs are byte-identical
+
+
+def test_queued_sweep_runs_both_experiments(review_repo):
+    repo = review_repo
+    run(["git", "checkout", "--", "."], repo)
+    run([sys.executable, "-m", "dvc", "exp", "run", "--queue", "-S", "eval.max_errors=5,10"], repo)
+    run([sys.executable, "-m", "dvc", "queue", "start", "-j", "1"], repo)
+    deadline = time.time() + 400
+    while time.time() < deadline:
+        status = run([sys.executable, "-m", "dvc", "queue", "status"], repo)
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    assert status.count("Success") == 2, status
+    shown = dvc_json(["exp", "show"], repo)
+    experiments = [exp for rev in shown for exp in (rev.get("experiments") or [])]
+    values = sorted(
+        run_data["data"]["params"]["params.yaml"]["data"]["eval"]["max_errors"]
+        for exp in experiments for run_data in exp["revs"]
+    )
+    assert values == [5, 10]
