@@ -167,10 +167,13 @@ def synthesize(humans: Sequence[Record], config: SynthConfig, backend: Backend, 
     planned = plan_samples(humans, config, seed)
     built = [build_request(sample, config, seed) for sample in planned]
     rejected: Counter = Counter()
+    vetted: list[tuple[str, str | None]] = [("", None)] * len(planned)  # (clean text, rejection reason) by index
     progress = tqdm(total=len(planned), desc=f"synth ({backend.name})", unit="text", smoothing=0.1)
 
     def on_reply(index: int, reply: Reply) -> None:
-        reason = rejection_reason(reply, clean_reply(reply.text), planned[index].source.lang)
+        text = clean_reply(reply.text)
+        reason = rejection_reason(reply, text, planned[index].source.lang)
+        vetted[index] = (text, reason)
         with progress.get_lock():
             if reason:
                 rejected[reason] += 1
@@ -184,17 +187,14 @@ def synthesize(humans: Sequence[Record], config: SynthConfig, backend: Backend, 
     )
     started = time.perf_counter()
     try:
-        replies, dates, stats = run_requests([request for request, _ in built], call_plan, on_reply)
+        _, dates, stats = run_requests([request for request, _ in built], call_plan, on_reply)
     finally:
         progress.close()
-    samples, rejected = [], Counter()
-    for sample, (_, template), reply, reply_date in zip(planned, built, replies, dates, strict=True):
-        text = clean_reply(reply.text)
-        reason = rejection_reason(reply, text, sample.source.lang)
-        if reason:
-            rejected[reason] += 1
-            continue
-        samples.append(ai_record(sample, text, backend, template, config, reply_date))
+    samples = [
+        ai_record(sample, text, backend, template, config, reply_date)
+        for sample, (_, template), (text, reason), reply_date in zip(planned, built, vetted, dates, strict=True)
+        if reason is None
+    ]
     if call_plan.cache is not None:
         call_plan.cache.compact()
     prices = _prices(config)
