@@ -22,9 +22,7 @@ from tinydetect.io import write_json
 from tinydetect.metrics import parity
 from tinydetect.model import Detector, directory_size_mb, probability_ai, write_detector_files
 from tinydetect.records import LABELS, load_file
-from tinydetect.variants import check_parity
-
-PREFIX = {"detector": "", "pruned": "pruned_"}
+from tinydetect.variants import PREFIXES, check_parity
 
 
 def write_assets(source: Detector, folder: Path) -> None:
@@ -57,7 +55,7 @@ def export_family(source_name: str, config, val_texts: list[str], val_labels: np
     calibration = int32_inputs(source, val_texts[: config.calibration_texts])
     report = {}
     for variant in config.variants:
-        name = f"{PREFIX[source_name]}coreml_{variant}"
+        name = f"{PREFIXES[source_name]}coreml_{variant}"
         reason = coreml_export.can_build(variant)
         if reason:
             print(f"{name}: skipped on {platform.system()}: {reason}")
@@ -102,7 +100,7 @@ def main() -> None:
     val = load_file("data/split/val.jsonl")
     val_texts, val_labels = [r.text for r in val], np.array([r.label_int for r in val])
     report = {}
-    for source_name in PREFIX:
+    for source_name in PREFIXES:
         report |= export_family(source_name, config, val_texts, val_labels, args.test and platform.system() == "Darwin")
     write_json("metrics/coreml.json", report)
 

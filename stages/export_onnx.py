@@ -12,9 +12,7 @@ from tinydetect.errors import exit_on_user_error
 from tinydetect.io import write_json
 from tinydetect.model import Detector, write_detector_files
 from tinydetect.records import load_file
-from tinydetect.variants import check_parity, model_size_mb
-
-PREFIX = {"detector": "", "pruned": "pruned_"}
+from tinydetect.variants import PREFIXES, check_parity, model_size_mb
 
 
 def export_family(source: Detector, folder: Path, block_size: int) -> dict:
@@ -37,7 +35,7 @@ def main() -> None:
     config = load_params()["quantize"]
     val_texts = [record.text for record in load_file("data/split/val.jsonl")]
     report = {}
-    for source_name, prefix in PREFIX.items():
+    for source_name, prefix in PREFIXES.items():
         source = Detector.load(f"models/{source_name}")
         folder = Path("models/onnx") / source_name
         report[f"{prefix}onnx_export"] = export_family(source, folder, config.int4_block_size)

@@ -36,10 +36,13 @@ class Variant:
 
 
 COREML_VARIANTS = ("fp16", "int8", "int4", "palettized4", "w8a8")
+# fp32 source -> the prefix of its exported variants' names ("onnx_int8", "pruned_onnx_int8")
+PREFIXES = {"detector": "", "pruned": "pruned_"}
 
 
-def _family(source: str, prefix: str) -> list[Variant]:
+def _family(source: str) -> list[Variant]:
     """A fp32 PyTorch model and everything made from it."""
+    prefix = PREFIXES[source]
     return [
         Variant(source, f"models/{source}", None),
         Variant(f"{source}_int8", f"models/quantized/{source}_int8", source),
@@ -54,7 +57,7 @@ def _family(source: str, prefix: str) -> list[Variant]:
     ]
 
 
-VARIANTS: list[Variant] = _family("detector", prefix="") + _family("pruned", prefix="pruned_")
+VARIANTS: list[Variant] = [variant for source in PREFIXES for variant in _family(source)]
 
 
 def load_scorer(path: str | Path, threads: int | None = None, source: str | Path | None = None) -> Scorer:
