@@ -89,6 +89,9 @@ def test_retryable_faults_are_retried_and_nothing_is_lost(server, gemini_key, tm
     started = time.perf_counter()
     result = synthesize(humans, config, make_backend(config, humans), seed=0, cache=RequestCache(tmp_path / "c.jsonl"))
     assert len(result.samples) == 4 and result.stats.retries == 2 and result.stats.sent == 4
+    reason = {"429": "http_429", "500": "http_500", "timeout": "timed_out", "cut": "connection_failed",
+              "malformed": "malformed_reply"}[fault]
+    assert result.summary()[f"retries_{reason}"] == 2
     if fault == "429":  # Retry-After: 0.3 s, twice
         assert time.perf_counter() - started >= 0.6
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -152,7 +153,7 @@ def call_with_retries(call: Callable[[], Reply], max_retries: int, stats: CallSt
         except RetryableError as error:
             if attempt == max_retries:
                 raise FatalBackendError(f"gave up after {max_retries} retries: {error}") from None
-            stats.retried(str(error).split(":")[0])
+            stats.retried(re.sub(r"\W+", "_", str(error).split(":")[0].strip().lower()))  # "HTTP 429" -> "http_429"
             sleep(backoff_seconds(attempt, error.retry_after, rng))
     raise AssertionError("unreachable")
 

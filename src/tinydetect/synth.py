@@ -149,6 +149,7 @@ class SynthResult:
             "requests_sent": stats.sent,
             "cache_hits": stats.cached,
             "retries": stats.retries,
+            **{f"retries_{reason}": count for reason, count in sorted(stats.retry_reasons.items())},
             "input_tokens": stats.input_tokens,
             "output_tokens": stats.output_tokens,
             "estimated_cost_usd": round(cost, 4),
