@@ -28,7 +28,7 @@ from tinydetect.evaluation import (
 )
 from tinydetect.io import read_json, write_json, write_jsonl, write_text
 from tinydetect.metrics import choose_threshold, parity, quality
-from tinydetect.model import count_parameters
+from tinydetect.model import count_parameters, probability_ai
 from tinydetect.model_card import render as render_model_card
 from tinydetect.records import load_file
 from tinydetect.slices import calibration, slice_quality
@@ -54,7 +54,7 @@ def main() -> None:
             continue  # not in coreml.variants, or needs macOS (w8a8)
         scorer = load_scorer(variant.path, threads=1, source=paths.get(variant.source))
         logits[variant.name] = scorer.logits(test_texts)
-        p_ai = scorer.probability_ai(test_texts)
+        p_ai = probability_ai(logits[variant.name])  # from the logits just computed: one pass over test
         scores[variant.name] = (p_ai, scorer.threshold)
         metrics[variant.name] = quality(test_labels, p_ai, scorer.threshold) | {"size_mb": round(model_size_mb(variant.path), 3)}
         # quantizing or exporting keeps the parameter count of the fp32 model it came from
