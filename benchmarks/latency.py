@@ -1,6 +1,6 @@
 """Latency, throughput, memory and size of every model variant, side by side.
 
-For each variant in `tinydetect.variants.VARIANTS` (after `make repro`), in a fresh
+For each variant in `tinydetect.runtime.variants.VARIANTS` (after `make repro`), in a fresh
 subprocess so that peak memory is its own: one 128-token text at batch 1 (p50 and p95
 over `--runs` timed runs after warm-up) on 1 thread and on 2 threads, and throughput at
 batch 32. Tokenization is left out: every variant gets the same token ids. PyTorch fp32
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.workspace import REPO_ROOT
+from benchmarks import REPO_ROOT
 
 THREADS = (1, 2)
 THROUGHPUT_BATCH = 32
@@ -64,7 +64,7 @@ def measure_one(path: str, runs: int) -> dict:
     """Everything for one variant, in this process (see `measure_in_subprocess`)."""
     import torch
 
-    from tinydetect.variants import load_scorer, model_size_mb
+    from tinydetect.runtime.variants import load_scorer, model_size_mb
 
     result = {"size_mb": round(model_size_mb(path), 3)}
     for threads in THREADS:
@@ -117,8 +117,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(measure_one(args.one, args.runs)))
         return
 
-    from tinydetect.io import write_json
-    from tinydetect.variants import VARIANTS
+    from tinydetect.core.files import write_json
+    from tinydetect.runtime.variants import VARIANTS
 
     root = args.models_root
     # Core ML packages run only on Apple hardware
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     write_json(args.out or root / "metrics/bench.json", {"runs": args.runs, "variants": results})
     plot = args.plot or root / "plots/size_latency.png"
     plot.parent.mkdir(parents=True, exist_ok=True)
-    from tinydetect.evaluation import size_latency_figure
+    from tinydetect.evaluation.plots import size_latency_figure
 
     figure = size_latency_figure({n: r["size_mb"] for n, r in results.items()}, {n: r["p50_ms_1t"] for n, r in results.items()},
                                  {n: r.get("roc_auc", np.nan) for n, r in results.items()},

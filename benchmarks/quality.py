@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.workspace import REPO_ROOT, copy_sources, python_env
+from benchmarks import REPO_ROOT, SHARED_DATA
+from tinydetect.testing.workspace import copy_sources, python_env
 
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 L2R_FILES = ("l2r_blogs_en.jsonl", "l2r_reviews_messages_en.jsonl")
 
 
@@ -63,7 +63,7 @@ def main() -> None:
         return
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="tinydetect-quality-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    copy_sources(workdir)
+    copy_sources(REPO_ROOT, workdir)
     texts = write_l2r_as_user_data(workdir / "data/real")
     apply_overrides(workdir / "params.yaml", args.set)
     # DVCLive, inside `train`, needs a git repo with a commit

@@ -1,7 +1,7 @@
 """Synth throughput: the Gemini backend against the local server, 100 ms per reply, by worker count.
 
 Sends `--requests` requests (fresh cache each time) at 1, 5, 10 and 20 workers through
-`tinydetect.synth.synthesize`, the real SDK and real HTTP, and prints wall time and the
+`tinydetect.synth.generation.synthesize`, the real SDK and real HTTP, and prints wall time and the
 speed-up over one worker. The client-side rate limit is lifted so that only concurrency
 is measured.
 
@@ -16,12 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.llm_server import LocalLLMServer, ServerState
-from tinydetect.backends import make_backend
-from tinydetect.config import SynthConfig
-from tinydetect.llm_calls import RequestCache
-from tinydetect.records import parse_record
-from tinydetect.synth import synthesize
+from benchmarks import SHARED_DATA
+from tinydetect.synth.backends import make_backend
+from tinydetect.core.config import SynthConfig
+from tinydetect.synth.calls import RequestCache
+from tinydetect.core.records import parse_record
+from tinydetect.synth.generation import synthesize
+from tinydetect.testing.llm_server import LocalLLMServer, ServerState, load_rewrites
 
 
 def human_records(count: int) -> list:
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("GEMINI_API_KEY", "benchmark-key")  # the local server accepts any key
     humans = human_records(args.requests)
-    with LocalLLMServer(ServerState(latency_s=args.latency)) as server:
+    with LocalLLMServer(ServerState(rewrites=load_rewrites(SHARED_DATA / "gemini_rewrite_pairs_en.jsonl"), latency_s=args.latency)) as server:
         timings = {int(w): timed_run(server, humans, int(w)) for w in args.workers.split(",")}
     base = next(iter(timings.values()))
     print(f"\n{args.requests} requests, {args.latency * 1000:.0f} ms server latency each")

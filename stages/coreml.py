@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from tinydetect import coreml_export
-from tinydetect.config import load_params
-from tinydetect.errors import exit_on_user_error
-from tinydetect.io import write_json
-from tinydetect.metrics import parity
-from tinydetect.model import Detector, directory_size_mb, probability_ai, write_detector_files
-from tinydetect.records import LABELS, load_file
-from tinydetect.variants import PREFIXES, check_parity
+from tinydetect.export import coreml as coreml_export
+from tinydetect.core.config import load_params
+from tinydetect.core.errors import exit_on_user_error
+from tinydetect.core.files import write_json
+from tinydetect.evaluation.metrics import parity
+from tinydetect.modeling.model import Detector, directory_size_mb, probability_ai, write_detector_files
+from tinydetect.core.records import LABELS, load_file
+from tinydetect.runtime.variants import PREFIXES, check_parity
 
 
 def write_assets(source: Detector, folder: Path) -> None:

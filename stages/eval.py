@@ -1,6 +1,6 @@
 """eval: every model variant on the test split -> metrics/eval.json, plots/eval/, metrics/errors.jsonl.
 
-One entry per variant (see `tinydetect.variants.VARIANTS`) plus the TF-IDF baseline:
+One entry per variant (see `tinydetect.runtime.variants.VARIANTS`) plus the TF-IDF baseline:
 quality at the variant's threshold, model size, one-text latency on one thread, and
 agreement with the fp32 model it was made from. Core ML packages are scored through
 their dequantized weights in PyTorch (no Core ML runtime off macOS) and not timed.
@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tinydetect.baseline import baseline_probability_ai, train_baseline
-from tinydetect.config import load_params
-from tinydetect.errors import exit_on_user_error
-from tinydetect.evaluation import (
+from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
+from tinydetect.core.config import load_params
+from tinydetect.core.errors import exit_on_user_error
+from tinydetect.evaluation.plots import (
     confusion_figure,
     confusion_table,
     error_rows,
@@ -26,13 +26,13 @@ from tinydetect.evaluation import (
     write_csv,
     write_png,
 )
-from tinydetect.io import read_json, write_json, write_jsonl, write_text
-from tinydetect.metrics import choose_threshold, parity, quality
-from tinydetect.model import count_parameters, probability_ai
-from tinydetect.model_card import render as render_model_card
-from tinydetect.records import load_file
-from tinydetect.slices import calibration, slice_quality
-from tinydetect.variants import VARIANTS, load_scorer, model_size_mb
+from tinydetect.core.files import read_json, write_json, write_jsonl, write_text
+from tinydetect.evaluation.metrics import choose_threshold, parity, quality
+from tinydetect.modeling.model import count_parameters, probability_ai
+from tinydetect.evaluation.model_card import render as render_model_card
+from tinydetect.core.records import load_file
+from tinydetect.evaluation.slices import calibration, slice_quality
+from tinydetect.runtime.variants import VARIANTS, load_scorer, model_size_mb
 
 PLOTS = "plots/eval"
 CONFUSION_PLOTS = ("detector", "pruned_onnx_int8", "baseline")

@@ -6,13 +6,13 @@ Named export_onnx.py, not onnx.py: a script beside the `onnx` package would shad
 import tempfile
 from pathlib import Path
 
-from tinydetect import onnx_export
-from tinydetect.config import load_params
-from tinydetect.errors import exit_on_user_error
-from tinydetect.io import write_json
-from tinydetect.model import Detector, write_detector_files
-from tinydetect.records import load_file
-from tinydetect.variants import PREFIXES, check_parity, model_size_mb
+from tinydetect.export import onnx as onnx_export
+from tinydetect.core.config import load_params
+from tinydetect.core.errors import exit_on_user_error
+from tinydetect.core.files import write_json
+from tinydetect.modeling.model import Detector, write_detector_files
+from tinydetect.core.records import load_file
+from tinydetect.runtime.variants import PREFIXES, check_parity, model_size_mb
 
 
 def export_family(source: Detector, folder: Path, block_size: int) -> dict:

@@ -2,13 +2,13 @@
 
 import torch
 
-from tinydetect.config import load_params
-from tinydetect.errors import exit_on_user_error
-from tinydetect.io import write_json
-from tinydetect.model import Detector, count_parameters, directory_size_mb
-from tinydetect.pruning import importance, prune
-from tinydetect.records import load_file
-from tinydetect.training import EncodedTexts, fit
+from tinydetect.core.config import load_params
+from tinydetect.core.errors import exit_on_user_error
+from tinydetect.core.files import write_json
+from tinydetect.modeling.model import Detector, count_parameters, directory_size_mb
+from tinydetect.compression.pruning import importance, prune
+from tinydetect.core.records import load_file
+from tinydetect.modeling.training import EncodedTexts, fit
 
 
 def main() -> None:

@@ -1,12 +1,12 @@
 """quantize: models/{detector,pruned} -> models/quantized/{detector,pruned}_int8 (PyTorch dynamic INT8)."""
 
-from tinydetect.config import load_params
-from tinydetect.errors import exit_on_user_error
-from tinydetect.io import write_json
-from tinydetect.model import Detector
-from tinydetect.quantization import quantize_int8, save_int8
-from tinydetect.records import load_file
-from tinydetect.variants import check_parity, model_size_mb
+from tinydetect.core.config import load_params
+from tinydetect.core.errors import exit_on_user_error
+from tinydetect.core.files import write_json
+from tinydetect.modeling.model import Detector
+from tinydetect.compression.quantization import quantize_int8, save_int8
+from tinydetect.core.records import load_file
+from tinydetect.runtime.variants import check_parity, model_size_mb
 
 
 def main() -> None:

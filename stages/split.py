@@ -1,10 +1,10 @@
 """split: data/real + data/synth -> data/split/{train,val,test}.jsonl + metrics/split.json."""
 
-from tinydetect.config import load_params
-from tinydetect.errors import exit_on_user_error
-from tinydetect.io import write_json, write_jsonl
-from tinydetect.records import load_dir, load_file
-from tinydetect.split import split_records, split_summary
+from tinydetect.core.config import load_params
+from tinydetect.core.errors import exit_on_user_error
+from tinydetect.core.files import write_json, write_jsonl
+from tinydetect.core.records import load_dir, load_file
+from tinydetect.data.split import split_records, split_summary
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """tokenizer: data/split/train.jsonl -> models/tokenizer/ (SentencePiece, train split only)."""
 
-from tinydetect.config import load_params
-from tinydetect.errors import exit_on_user_error
-from tinydetect.records import load_file
-from tinydetect.tokenizer import DetectorTokenizer, train_sentencepiece
+from tinydetect.core.config import load_params
+from tinydetect.core.errors import exit_on_user_error
+from tinydetect.core.records import load_file
+from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 
 
 def main() -> None:

@@ -2,13 +2,13 @@
 
 from dvclive import Live
 
-from tinydetect.config import load_params
-from tinydetect.errors import exit_on_user_error
-from tinydetect.io import write_json
-from tinydetect.model import count_parameters
-from tinydetect.records import load_file
-from tinydetect.tokenizer import DetectorTokenizer
-from tinydetect.training import ReproducibleDVCLiveCallback, train
+from tinydetect.core.config import load_params
+from tinydetect.core.errors import exit_on_user_error
+from tinydetect.core.files import write_json
+from tinydetect.modeling.model import count_parameters
+from tinydetect.core.records import load_file
+from tinydetect.modeling.tokenizer import DetectorTokenizer
+from tinydetect.modeling.training import ReproducibleDVCLiveCallback, train
 
 
 def main() -> None:

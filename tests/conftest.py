@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from benchmarks.workspace import copy_sources, python_env
 
-from tinydetect.records import parse_record
+from tinydetect.core.records import parse_record
+from tinydetect.testing.workspace import copy_sources, python_env
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -103,11 +103,11 @@ def merge(base: dict, override: dict) -> dict:
 @pytest.fixture(scope="session")
 def pipeline_repo(tmp_path_factory):
     repo = tmp_path_factory.mktemp("repo")
-    copy_sources(repo)
+    copy_sources(REPO_ROOT, repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     (repo / "params.yaml").write_text(yaml.safe_dump(merge(params, TINY_PARAMS)))
     for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
         run(command, repo)
-    run([sys.executable, "-m", "tinydetect.cli", "demo-data", "data/real/demo.jsonl", "--max-english", "40", "--max-korean", "20"], repo)
+    run([sys.executable, "-m", "tinydetect", "demo-data", "data/real/demo.jsonl", "--max-english", "40", "--max-korean", "20"], repo)
     first_log = run([sys.executable, "-m", "dvc", "repro"], repo)
     return repo, first_log

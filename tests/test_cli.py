@@ -1,7 +1,7 @@
 import pytest
 
-from tinydetect.cli import build_parser, read_texts
-from tinydetect.io import DataError
+from tinydetect.cli.main import build_parser, read_texts
+from tinydetect.core.files import DataError
 
 
 def test_plain_lines_are_numbered_and_blank_lines_skipped(tmp_path):

@@ -10,14 +10,14 @@ import pytest
 import torch
 from transformers import BertConfig
 
-from tinydetect import onnx_export
-from tinydetect.config import ModelConfig, TokenizerConfig
-from tinydetect.errors import UserError
-from tinydetect.model import Detector, DetectorModel, build_model, count_parameters
-from tinydetect.pruning import importance, prune
-from tinydetect.quantization import load_int8, quantize_int8, save_int8
-from tinydetect.tokenizer import DetectorTokenizer, train_sentencepiece
-from tinydetect.variants import check_parity, load_scorer, model_size_mb
+from tinydetect.export import onnx as onnx_export
+from tinydetect.core.config import ModelConfig, TokenizerConfig
+from tinydetect.core.errors import UserError
+from tinydetect.modeling.model import Detector, DetectorModel, build_model, count_parameters
+from tinydetect.compression.pruning import importance, prune
+from tinydetect.compression.quantization import load_int8, quantize_int8, save_int8
+from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
+from tinydetect.runtime.variants import check_parity, load_scorer, model_size_mb
 
 from .conftest import make_human_rows
 
@@ -131,7 +131,7 @@ def test_predict_cli_accepts_an_onnx_file(onnx_folder, tmp_path):
     folder, _, _ = onnx_folder
     (tmp_path / "texts.txt").write_text("The river rose after rain.\n오늘은 비가 왔다.\n", encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "tinydetect.cli", "predict", "--model", str(folder / onnx_export.INT8_FILE), str(tmp_path / "texts.txt")],
+        [sys.executable, "-m", "tinydetect", "predict", "--model", str(folder / onnx_export.INT8_FILE), str(tmp_path / "texts.txt")],
         capture_output=True, text=True, check=True,
     )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -140,7 +140,7 @@ def test_predict_cli_accepts_an_onnx_file(onnx_folder, tmp_path):
 
 def test_predict_cli_names_a_missing_model(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "tinydetect.cli", "predict", "--model", str(tmp_path / "nope.onnx"), "-"],
+        [sys.executable, "-m", "tinydetect", "predict", "--model", str(tmp_path / "nope.onnx"), "-"],
         input="text\n", capture_output=True, text=True, check=False,
     )
     assert result.returncode == 2 and "nope.onnx: no such ONNX model" in result.stderr

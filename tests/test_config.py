@@ -1,6 +1,6 @@
 import pytest
 
-from tinydetect.config import ConfigError, load_params, parse_section
+from tinydetect.core.config import ConfigError, load_params, parse_section
 
 from .conftest import REPO_ROOT
 

@@ -8,10 +8,10 @@ import torch
 from coremltools.converters.mil.mil import types
 from coremltools.proto import FeatureTypes_pb2
 
-from tinydetect import coreml_export
-from tinydetect.config import ModelConfig
-from tinydetect.errors import UserError
-from tinydetect.model import build_model
+from tinydetect.export import coreml as coreml_export
+from tinydetect.core.config import ModelConfig
+from tinydetect.core.errors import UserError
+from tinydetect.modeling.model import build_model
 
 TINY = ModelConfig(num_hidden_layers=2, hidden_size=48, num_attention_heads=4, intermediate_size=96, max_length=32)
 COMPRESSION_OP = {"int8": "constexpr_affine_dequantize", "int4": "constexpr_blockwise_shift_scale",

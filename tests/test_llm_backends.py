@@ -10,22 +10,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-from benchmarks.llm_server import LocalLLMServer, ServerState
 
-from tinydetect.backends import FatalBackendError, make_backend
-from tinydetect.config import SynthConfig
-from tinydetect.llm_calls import RequestCache
-from tinydetect.records import parse_record
-from tinydetect.synth import synthesize
+from tinydetect.synth.backends import FatalBackendError, make_backend
+from tinydetect.core.config import SynthConfig
+from tinydetect.synth.calls import RequestCache
+from tinydetect.core.records import parse_record
+from tinydetect.synth.generation import synthesize
+from tinydetect.testing.llm_server import LocalLLMServer, ServerState, load_rewrites
 
-from .conftest import REPO_ROOT, make_human_rows
+from .conftest import REPO_ROOT, SHARED_DATA, make_human_rows
 
 KEY = "test-key-5f1c9e"  # a key no real service knows; tests grep for it
 
 
 @pytest.fixture
 def server():
-    with LocalLLMServer(ServerState(retry_after="0.3", timeout_sleep_s=1.5)) as running:
+    with LocalLLMServer(ServerState(rewrites=load_rewrites(SHARED_DATA / "gemini_rewrite_pairs_en.jsonl"), retry_after="0.3", timeout_sleep_s=1.5)) as running:
         yield running
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tinydetect.metrics import choose_threshold, quality, tpr_at_fpr
+from tinydetect.evaluation.metrics import choose_threshold, quality, tpr_at_fpr
 
 
 def test_perfect_scores():

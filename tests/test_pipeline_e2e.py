@@ -5,11 +5,11 @@ import shutil
 import subprocess
 import sys
 
-from benchmarks.workspace import REPO_ROOT, python_env
 
-from tinydetect.variants import VARIANTS
+from tinydetect.runtime.variants import VARIANTS
+from tinydetect.testing.workspace import python_env
 
-from .conftest import run
+from .conftest import REPO_ROOT, run
 
 STAGES = ["synth", "split", "tokenizer", "train", "prune", "quantize", "onnx", "coreml", "eval"]
 COREML_BUILT = [v for v in VARIANTS if v.path.endswith(".mlpackage") and "w8a8" not in v.name]
@@ -69,7 +69,7 @@ def test_second_repro_reruns_nothing(pipeline_repo):
 def test_predict_scores_a_file_with_the_trained_model(pipeline_repo):
     repo, _ = pipeline_repo
     (repo / "texts.txt").write_text("The river rose after rain.\n\n오늘은 비가 왔다.\n", encoding="utf-8")
-    output = run([sys.executable, "-m", "tinydetect.cli", "predict", "--model", "models/detector", "texts.txt"], repo)
+    output = run([sys.executable, "-m", "tinydetect", "predict", "--model", "models/detector", "texts.txt"], repo)
     rows = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert [row["id"] for row in rows] == ["1", "3"]
     assert all(0.0 <= row["p_ai"] <= 1.0 and row["label"] in ("AI", "HUMAN") for row in rows)

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from tinydetect.io import DataError
-from tinydetect.records import guess_lang, load_dir, load_file
+from tinydetect.core.files import DataError
+from tinydetect.core.records import guess_lang, load_dir, load_file
 
 from .conftest import write_rows
 

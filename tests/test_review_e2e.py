@@ -8,7 +8,8 @@ import time
 
 import pytest
 import yaml
-from benchmarks.workspace import python_env
+
+from tinydetect.testing.workspace import python_env
 
 from .conftest import run
 
@@ -65,7 +66,7 @@ def test_one_param_change_reruns_and_moves_only_its_descendants(review_repo):
     assert ("prune.json", "parameters") in moved
     assert any(path == "eval.json" and key.startswith("pruned") and "latency" not in key for path, key in moved)
 
-    report = run([sys.executable, "-m", "tinydetect.cli", "report", "--base", "HEAD"], repo)
+    report = run([sys.executable, "-m", "tinydetect", "report", "--base", "HEAD"], repo)
     text = (repo / "report.md").read_text()
     assert "prune.neuron_fraction" in text and "| pruned | size_mb |" in text
     assert (repo / "report_plots/index.html").exists() and "wrote report.md" in report

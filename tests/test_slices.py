@@ -1,8 +1,8 @@
 import numpy as np
 
-from tinydetect.model_card import render
-from tinydetect.records import parse_record
-from tinydetect.slices import calibration, generator, slice_quality
+from tinydetect.evaluation.model_card import render
+from tinydetect.core.records import parse_record
+from tinydetect.evaluation.slices import calibration, generator, slice_quality
 
 
 def records():

@@ -1,7 +1,7 @@
 import pytest
 
-from tinydetect.config import SplitConfig
-from tinydetect.split import SplitError, split_records
+from tinydetect.core.config import SplitConfig
+from tinydetect.data.split import SplitError, split_records
 
 
 def test_no_group_straddles_splits_and_labels_are_stratified(labelled_records):

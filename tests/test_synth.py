@@ -2,10 +2,11 @@ from collections import Counter
 
 import pytest
 
-from tinydetect.backends import make_backend
-from tinydetect.config import SynthConfig
-from tinydetect.records import parse_record
-from tinydetect.synth import load_template, plan_samples, synthesize
+from tinydetect.synth.backends import make_backend
+from tinydetect.core.config import SynthConfig
+from tinydetect.core.records import parse_record
+from tinydetect.synth.generation import synthesize
+from tinydetect.synth.planning import load_template, plan_samples
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 import pytest
 
-from tinydetect.config import TokenizerConfig
-from tinydetect.errors import UserError
-from tinydetect.tokenizer import CLS_ID, PAD_ID, SEP_ID, DetectorTokenizer, train_sentencepiece
+from tinydetect.core.config import TokenizerConfig
+from tinydetect.core.errors import UserError
+from tinydetect.modeling.tokenizer import CLS_ID, PAD_ID, SEP_ID, DetectorTokenizer, train_sentencepiece
 
 from .conftest import ENGLISH_SENTENCES, KOREAN_SENTENCES
 

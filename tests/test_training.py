@@ -5,10 +5,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from transformers import BertForSequenceClassification
 
-from tinydetect.config import ModelConfig, TokenizerConfig, TrainConfig
-from tinydetect.model import Detector, build_model, count_parameters
-from tinydetect.records import parse_record
-from tinydetect.tokenizer import DetectorTokenizer, train_sentencepiece
+from tinydetect.core.config import ModelConfig, TokenizerConfig, TrainConfig
+from tinydetect.modeling.model import Detector, build_model, count_parameters
+from tinydetect.core.records import parse_record
+from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 
 from .conftest import make_human_rows
 
@@ -28,7 +28,7 @@ def separable_records(count: int, offset: int) -> list:
 
 @pytest.fixture(scope="module")
 def trained():
-    from tinydetect.training import train
+    from tinydetect.modeling.training import train
 
     train_records, val_records = separable_records(40, 0), separable_records(12, 40)
     texts = [r.text for r in train_records]

@@ -1,0 +1,1 @@
+"""Smaller models from a trained one: structured pruning and PyTorch INT8."""

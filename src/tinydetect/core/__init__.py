@@ -1,0 +1,1 @@
+"""What every other part stands on: validated params, user-facing errors, atomic file I/O, the input record."""

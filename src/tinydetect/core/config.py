@@ -1,0 +1,190 @@
+"""One validated config object per params.yaml section.
+
+Each section of params.yaml maps to a frozen pydantic model with `extra="forbid"`,
+so a typo such as `train.learnig_rate` fails at the boundary with its name instead
+of being silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tinydetect.core.errors import UserError
+
+STRATEGIES = ("paraphrase", "style_transfer", "zero_shot")
+
+
+class ConfigError(UserError):
+    """A params section is missing, has an unknown key or a value of the wrong type."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BaseConfig(_Section):
+    seed: int = 42
+
+
+class OfflineBackendConfig(_Section):
+    order: int = Field(2, ge=2, le=5, description="n-gram order of the offline generator")
+    source_weight: float = Field(
+        4.0, ge=0, description="how strongly paraphrases follow the source's own n-grams"
+    )
+
+
+class GeminiBackendConfig(_Section):
+    model: str = "gemini-2.5-flash"
+    base_url: str | None = Field(None, description="None: Google's endpoint; another URL: a proxy or a test server")
+    api_version: str | None = Field(None, description="None: the SDK's default (v1 in google-genai 3.6)")
+    api_key_env: str = Field("GEMINI_API_KEY", description="environment variable (or .env entry) holding the key")
+    safety_settings: dict[str, str] = Field(
+        {}, description="harm category -> block threshold, e.g. HARM_CATEGORY_HARASSMENT: BLOCK_ONLY_HIGH"
+    )
+    usd_per_million_input_tokens: float = Field(0.30, ge=0)
+    usd_per_million_output_tokens: float = Field(2.50, ge=0)
+
+
+class OpenAICompatibleBackendConfig(_Section):
+    model: str = "llama3.2"
+    base_url: str = Field("http://localhost:11434/v1", description="any server with /v1/chat/completions")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable with the key; local servers need none")
+    usd_per_million_input_tokens: float = Field(0.0, ge=0)
+    usd_per_million_output_tokens: float = Field(0.0, ge=0)
+
+
+class SynthConfig(_Section):
+    backend: Literal["offline", "gemini", "openai_compatible"] = "offline"
+    multiplier: int = Field(1, ge=0, description="AI texts per HUMAN text; 0 turns synth off")
+    target_size: int | None = Field(None, ge=0, description="total AI texts; overrides multiplier")
+    strategies: dict[str, float] = {"paraphrase": 0.5, "style_transfer": 0.25, "zero_shot": 0.25}
+    styles: list[str] = ["formal", "casual blog", "review"]
+    temperature: float = Field(0.5, gt=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_output_tokens: int = Field(1024, ge=16)
+    workers: int = Field(20, ge=1, description="requests in flight at once")
+    requests_per_minute: float = Field(1000, gt=0, description="client-side rate limit")
+    tokens_per_minute: float = Field(1_000_000, gt=0, description="client-side limit on estimated prompt + reply tokens")
+    max_retries: int = Field(6, ge=0, description="retries per request on 429, 5xx, timeouts and malformed replies")
+    timeout_s: float = Field(60, gt=0, description="per request")
+    offline: OfflineBackendConfig = OfflineBackendConfig()
+    gemini: GeminiBackendConfig = GeminiBackendConfig()
+    openai_compatible: OpenAICompatibleBackendConfig = OpenAICompatibleBackendConfig()
+
+    @model_validator(mode="after")
+    def _known_strategies(self) -> SynthConfig:
+        unknown = sorted(set(self.strategies) - set(STRATEGIES))
+        if unknown:
+            raise ValueError(f"unknown strategies {unknown}; choose from {list(STRATEGIES)}")
+        if sum(self.strategies.values()) <= 0 or min(self.strategies.values()) < 0:
+            raise ValueError("strategy weights must be >= 0 and not all 0")
+        return self
+
+
+class SplitConfig(_Section):
+    val_fraction: float = Field(0.15, gt=0, lt=0.5)
+    test_fraction: float = Field(0.2, gt=0, lt=0.5)
+
+
+class TokenizerConfig(_Section):
+    vocab_size: int = Field(8000, ge=300)
+    model_type: Literal["unigram", "bpe"] = "unigram"
+    character_coverage: float = Field(0.9995, gt=0, le=1)
+
+
+class ModelConfig(_Section):
+    """TinyBERT-4 shape by default; the keys are BertConfig's own names."""
+
+    num_hidden_layers: int = Field(4, ge=1)
+    hidden_size: int = Field(312, ge=8)
+    num_attention_heads: int = Field(12, ge=1)
+    intermediate_size: int = Field(1200, ge=8)
+    max_length: int = Field(128, ge=8, description="tokens per text, [CLS] and [SEP] included")
+    hidden_dropout_prob: float = Field(0.1, ge=0, lt=1)
+    attention_probs_dropout_prob: float = Field(0.1, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> ModelConfig:
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(
+                f"hidden_size {self.hidden_size} is not divisible by "
+                f"num_attention_heads {self.num_attention_heads}"
+            )
+        return self
+
+
+class TrainConfig(_Section):
+    learning_rate: float = Field(5e-4, gt=0)
+    batch_size: int = Field(32, ge=1)
+    epochs: int = Field(20, ge=1)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    early_stopping_patience: int = Field(4, ge=1)
+
+
+class PruneConfig(_Section):
+    head_fraction: float = Field(0.3, ge=0, lt=1, description="share of attention heads removed per layer")
+    neuron_fraction: float = Field(0.3, ge=0, lt=1, description="share of FFN neurons removed per layer")
+    neuron_multiple: int = Field(26, ge=1, description="kept FFN width is a multiple of this")
+    finetune_epochs: int = Field(4, ge=0, description="epochs of the train recipe after pruning")
+
+
+class QuantizeConfig(_Section):
+    int4_block_size: int = Field(32, ge=8, description="weights per INT4 scale (ONNX MatMulNBits)")
+    max_label_disagreement: float = Field(
+        0.01, ge=0, le=1, description="a variant whose val labels differ from its source's more often fails"
+    )
+
+
+class CoreMLConfig(_Section):
+    variants: list[Literal["fp16", "int8", "int4", "palettized4", "w8a8"]] = ["fp16", "int8", "int4", "palettized4", "w8a8"]
+    int4_max_block_size: int = Field(32, ge=8, description="largest INT4 block tried; the one used divides every width")
+    calibration_texts: int = Field(64, ge=1, description="val texts that calibrate W8A8 activations (macOS)")
+    max_label_disagreement: float = Field(0.02, ge=0, le=1, description="a package whose val labels differ more fails")
+
+
+class EvalConfig(_Section):
+    baseline_max_features: int = Field(50000, ge=100)
+    max_errors: int = Field(20, ge=0, description="most confident mistakes kept in metrics/errors.jsonl")
+    latency_texts: int = Field(50, ge=1, description="texts timed one at a time for latency")
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "base": BaseConfig,
+    "synth": SynthConfig,
+    "split": SplitConfig,
+    "tokenizer": TokenizerConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "prune": PruneConfig,
+    "quantize": QuantizeConfig,
+    "coreml": CoreMLConfig,
+    "eval": EvalConfig,
+}
+
+SectionT = TypeVar("SectionT", bound=_Section)
+
+
+def parse_section(name: str, raw: dict | None, params_path: str = "params.yaml") -> _Section:
+    """Validate one raw params section; errors name the file and the dotted key."""
+    try:
+        return SECTIONS[name].model_validate(raw or {})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join([name, *map(str, e['loc'])])}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"{params_path}: {problems}") from None
+
+
+def load_params(path: str | Path = "params.yaml") -> dict[str, _Section]:
+    """Read params.yaml and return every known section, validated, e.g. `load_params()["train"].learning_rate`."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown sections {unknown}; known: {sorted(SECTIONS)}")
+    return {name: parse_section(name, raw.get(name), str(path)) for name in SECTIONS}

@@ -1,0 +1,82 @@
+"""File I/O at the edges: atomic writes and JSON Lines with file:line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tinydetect.core.errors import UserError
+
+
+class DataError(UserError):
+    """Bad input data; the message starts with `path:line:`."""
+
+
+_UMASK = os.umask(0o022)  # read the process umask (set it back at once)
+os.umask(_UMASK)
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; move it into place only if the block succeeds.
+
+    A crash mid-write leaves the old file (or no file), never half a file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp_name)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; the result should read like any other file
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | Path, payload: object) -> None:
+    """Pretty, key-sorted JSON so that diffs of metrics files stay readable."""
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
+    lines = (json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows)
+    write_text(path, "".join(lines))
+
+
+def read_json(path: str | Path) -> object:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def parse_jsonl_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, dict]]:
+    """Yield `(line_number, object)` for each non-blank line; bad JSON names `name` and the line."""
+    for line_number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"{name}:{line_number}: invalid JSON: {error.msg}") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{name}:{line_number}: expected a JSON object, got {type(row).__name__}")
+        yield line_number, row
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """`parse_jsonl_lines` over a UTF-8 file."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
+    yield from parse_jsonl_lines(lines, str(path))

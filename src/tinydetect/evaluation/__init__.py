@@ -1,0 +1,1 @@
+"""How good, how fast and how faithful: metrics, parity, slices, the baseline, plots, latency, model card, review report."""

@@ -1,0 +1,1 @@
+"""The detector itself: the SentencePiece tokenizer, the BERT classifier and its training recipe."""

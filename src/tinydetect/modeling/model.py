@@ -1,0 +1,163 @@
+"""The detector: a Hugging Face BERT encoder, its tokenizer and its decision threshold, in one folder.
+
+A saved detector folder holds `config.json` + `model.safetensors` (`save_pretrained`),
+`tokenizer.model` + `tokenizer_config.json`, and `detector.json` (the threshold chosen
+on val), so everything that scores text loads the same three things.
+
+`DetectorModel` is `BertForSequenceClassification` that also knows per-layer widths:
+after structured pruning (see `pruning.py`) each layer may keep fewer attention heads
+and FFN neurons, recorded in the config as `layer_heads` and `layer_intermediate_sizes`
+so that `DetectorModel.from_pretrained` rebuilds the narrower layers before loading.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from tinydetect.core.config import ModelConfig
+from tinydetect.core.records import LABELS
+from tinydetect.modeling.tokenizer import PAD_ID, DetectorTokenizer
+
+DETECTOR_FILE = "detector.json"
+
+
+def _select_linear(linear: torch.nn.Linear, index: torch.Tensor, dim: int) -> torch.nn.Linear:
+    """A smaller copy of `linear` keeping rows (dim 0, outputs) or columns (dim 1, inputs) at `index`."""
+    weight = linear.weight.detach().index_select(dim, index)
+    smaller = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=linear.bias is not None)
+    smaller = smaller.to(device=weight.device, dtype=weight.dtype)
+    with torch.no_grad():
+        smaller.weight.copy_(weight)
+        if linear.bias is not None:
+            smaller.bias.copy_(linear.bias.detach() if dim == 1 else linear.bias.detach().index_select(0, index))
+    return smaller
+
+
+def shrink_layer(layer: torch.nn.Module, kept_heads: Sequence[int], kept_neurons: Sequence[int]) -> None:
+    """Rebuild one `BertLayer` in place with only these attention heads and FFN neurons.
+
+    A head owns `head_size` consecutive outputs of query/key/value and the same inputs of
+    the attention output projection; a neuron owns one output of the FFN's first linear
+    layer and one input of its second.
+    """
+    attention = layer.attention.self
+    head_size = attention.attention_head_size
+    device = attention.query.weight.device
+    head_rows = torch.tensor([h * head_size + i for h in kept_heads for i in range(head_size)], device=device)
+    for name in ("query", "key", "value"):
+        setattr(attention, name, _select_linear(getattr(attention, name), head_rows, dim=0))
+    layer.attention.output.dense = _select_linear(layer.attention.output.dense, head_rows, dim=1)
+    attention.num_attention_heads = len(kept_heads)
+    attention.all_head_size = len(kept_heads) * head_size
+    neurons = torch.tensor(list(kept_neurons), device=device)
+    layer.intermediate.dense = _select_linear(layer.intermediate.dense, neurons, dim=0)
+    layer.output.dense = _select_linear(layer.output.dense, neurons, dim=1)
+
+
+class DetectorModel(BertForSequenceClassification):
+    """BERT classifier whose layers may be narrower than `num_attention_heads`/`intermediate_size`."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__(config)
+        heads = getattr(config, "layer_heads", None) or [config.num_attention_heads] * config.num_hidden_layers
+        widths = getattr(config, "layer_intermediate_sizes", None) or [config.intermediate_size] * config.num_hidden_layers
+        for layer, layer_heads, width in zip(self.bert.encoder.layer, heads, widths, strict=True):
+            if layer_heads != config.num_attention_heads or width != config.intermediate_size:
+                shrink_layer(layer, range(layer_heads), range(width))  # shapes only: weights load next
+
+
+def build_model(config: ModelConfig, vocab_size: int, seed: int) -> DetectorModel:
+    """A randomly initialised BERT classifier with the shape in `config` (TinyBERT-4 by default)."""
+    torch.manual_seed(seed)
+    bert_config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        max_position_embeddings=config.max_length,
+        hidden_dropout_prob=config.hidden_dropout_prob,
+        attention_probs_dropout_prob=config.attention_probs_dropout_prob,
+        type_vocab_size=1,
+        pad_token_id=PAD_ID,
+        num_labels=len(LABELS),
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: index for index, label in enumerate(LABELS)},
+    )
+    return DetectorModel(bert_config)
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
+
+
+def directory_size_mb(directory: str | Path) -> float:
+    return sum(path.stat().st_size for path in Path(directory).rglob("*") if path.is_file()) / 1e6
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: torch.nn.Module, tokenizer: DetectorTokenizer, texts: Sequence[str], batch_size: int = 64
+) -> np.ndarray:
+    """Logits of shape (len(texts), 2), column 1 is AI."""
+    model.eval()
+    batches = []
+    for start in range(0, len(texts), batch_size):
+        encoded = tokenizer(texts[start : start + batch_size])
+        inputs = {name: torch.from_numpy(array) for name, array in encoded.items()}
+        batches.append(model(**inputs).logits.float().numpy())
+    return np.concatenate(batches) if batches else np.zeros((0, len(LABELS)), dtype=np.float32)
+
+
+def probability_ai(logits: np.ndarray) -> np.ndarray:
+    """Softmax probability of the AI class, shape (n,)."""
+    return torch.softmax(torch.from_numpy(logits), dim=-1)[:, 1].numpy()
+
+
+def read_threshold(directory: str | Path) -> float:
+    """The decision threshold saved beside any model variant, with a clear error if it is missing."""
+    path = Path(directory) / DETECTOR_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{directory}: not a detector folder (no {DETECTOR_FILE}); run `dvc repro`")
+    return float(json.loads(path.read_text())["threshold"])
+
+
+def write_detector_files(directory: str | Path, tokenizer: DetectorTokenizer, threshold: float) -> None:
+    """What every variant ships beside its weights: tokenizer assets and `detector.json`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(directory)
+    settings = {"threshold": threshold, "labels": list(LABELS), "positive_label": "AI"}
+    (directory / DETECTOR_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+
+
+@dataclass
+class Detector:
+    """A PyTorch model (fp32, pruned or INT8) with its tokenizer and threshold."""
+
+    model: torch.nn.Module
+    tokenizer: DetectorTokenizer
+    threshold: float
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Detector:
+        threshold = read_threshold(directory)
+        model = DetectorModel.from_pretrained(directory)
+        return cls(model=model, tokenizer=DetectorTokenizer.load(directory), threshold=threshold)
+
+    def save(self, directory: str | Path) -> None:
+        self.model.save_pretrained(directory)
+        write_detector_files(directory, self.tokenizer, self.threshold)
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        return predict_logits(self.model, self.tokenizer, texts)
+
+    def probability_ai(self, texts: Sequence[str]) -> np.ndarray:
+        return probability_ai(self.logits(texts))

@@ -1,0 +1,133 @@
+"""SentencePiece tokenizer, trained on the train split and saved beside the model.
+
+Piece ids 0-4 are fixed so every export (PyTorch, ONNX, Core ML, a browser) agrees:
+0 [PAD], 1 [UNK], 2 [CLS], 3 [SEP], 4 [MASK]. Byte fallback maps characters never seen
+in training (emoji, rare Hangul) to byte pieces instead of [UNK].
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import sentencepiece as spm
+
+from tinydetect.core.config import TokenizerConfig
+from tinydetect.core.errors import UserError
+
+MODEL_FILE = "tokenizer.model"
+CONFIG_FILE = "tokenizer_config.json"
+PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
+
+
+def train_sentencepiece(texts: Sequence[str], config: TokenizerConfig, seed: int) -> bytes:
+    """Train on `texts` and return the serialized model.
+
+    `hard_vocab_limit=False` lets a small corpus end below `vocab_size` instead of
+    failing; the real size is read back from the model.
+    """
+    spm.set_random_generator_seed(seed)
+    model = io.BytesIO()
+    try:
+        _train(texts, config, model)
+    except RuntimeError as error:  # e.g. a vocabulary smaller than the character set
+        raise UserError(f"tokenizer: SentencePiece training failed: {error}") from None
+    return model.getvalue()
+
+
+def _train(texts: Sequence[str], config: TokenizerConfig, model: io.BytesIO) -> None:
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(texts),
+        model_writer=model,
+        vocab_size=config.vocab_size,
+        model_type=config.model_type,
+        character_coverage=config.character_coverage,
+        normalization_rule_name="nfkc",
+        byte_fallback=True,
+        hard_vocab_limit=False,
+        pad_id=PAD_ID, pad_piece="[PAD]",
+        unk_id=UNK_ID, unk_piece="[UNK]",
+        bos_id=CLS_ID, bos_piece="[CLS]",
+        eos_id=SEP_ID, eos_piece="[SEP]",
+        user_defined_symbols=["[MASK]"],
+        max_sentence_length=1 << 16,
+        num_threads=1,  # one thread: the same pieces on every run
+        minloglevel=2,
+    )
+
+
+class DetectorTokenizer:
+    """Text to fixed-length `input_ids` and `attention_mask`: [CLS] pieces [SEP] [PAD]...
+
+    `DetectorTokenizer.load("models/detector")(["안녕하세요"])["input_ids"]` has shape (1, 128).
+    """
+
+    def __init__(self, model_proto: bytes, max_length: int):
+        self.model_proto = model_proto
+        self.max_length = max_length
+        self.processor = spm.SentencePieceProcessor(model_proto=model_proto)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.processor.get_piece_size()
+
+    @classmethod
+    def load(cls, directory: str | Path, max_length: int | None = None) -> DetectorTokenizer:
+        directory = Path(directory)
+        saved = json.loads((directory / CONFIG_FILE).read_text()) if (directory / CONFIG_FILE).exists() else {}
+        return cls((directory / MODEL_FILE).read_bytes(), max_length or saved.get("max_length", 128))
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / MODEL_FILE).write_bytes(self.model_proto)
+        config = {
+            "max_length": self.max_length,
+            "vocab_size": self.vocab_size,
+            "special_ids": {"pad": PAD_ID, "unk": UNK_ID, "cls": CLS_ID, "sep": SEP_ID, "mask": MASK_ID},
+            "normalization": "nfkc",
+        }
+        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+
+    def to_hf_tokenizer(self):
+        """The same pieces as a Hugging Face `tokenizers.Tokenizer`, for `tokenizer.json` consumers.
+
+        Apps that cannot run SentencePiece (Swift via swift-transformers, browsers via
+        transformers.js) load `tokenizer.json`. SentencePiece's NFKC with whitespace
+        collapsing is rebuilt as NFKC, whitespace runs to one space, strip; the test suite
+        checks that both give the same ids. [CLS]/[SEP] are added by the post-processor.
+        """
+        from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+        vocab = [(self.processor.id_to_piece(i), self.processor.get_score(i)) for i in range(self.vocab_size)]
+        tokenizer = Tokenizer(models.Unigram(vocab, unk_id=UNK_ID, byte_fallback=True))
+        tokenizer.normalizer = normalizers.Sequence(
+            [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " "), normalizers.Replace(Regex(r"\A | \z"), "")]
+        )
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+        tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)]
+        )
+        tokenizer.enable_truncation(self.max_length)
+        tokenizer.enable_padding(length=self.max_length, pad_id=PAD_ID, pad_token="[PAD]")
+        return tokenizer
+
+    def encode_ids(self, text: str) -> list[int]:
+        """[CLS] + pieces (truncated) + [SEP], unpadded."""
+        pieces = self.processor.encode(text)[: self.max_length - 2]
+        return [CLS_ID, *pieces, SEP_ID]
+
+    def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Batch encode; arrays of shape (batch, max_length), int64."""
+        input_ids = np.full((len(texts), self.max_length), PAD_ID, dtype=np.int64)
+        attention_mask = np.zeros((len(texts), self.max_length), dtype=np.int64)
+        for row, text in enumerate(texts):
+            ids = self.encode_ids(text)
+            input_ids[row, : len(ids)] = ids
+            attention_mask[row, : len(ids)] = 1
+        return {"input_ids": input_ids, "attention_mask": attention_mask}
+

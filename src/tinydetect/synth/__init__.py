@@ -1,0 +1,1 @@
+"""AI-written texts from the human ones: planning, prompts, LLM calls (cache, pacing, retries), cleaning, backends."""
