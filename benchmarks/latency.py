@@ -18,7 +18,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -50,21 +49,18 @@ def forward(scorer):
 
 
 def time_runs(run, inputs, runs: int, warmup: int = 10) -> np.ndarray:
-    for _ in range(warmup):
-        run(inputs)
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run(inputs)
-        timings.append((time.perf_counter() - start) * 1000)
-    return np.array(timings)
+    """Milliseconds of `runs` calls on the same inputs, after `warmup` calls."""
+    from tinydetect.evaluation.latency import time_calls
+
+    return time_calls(run, [inputs] * max(runs, warmup), warmup=warmup)[-runs:]
 
 
 def measure_one(path: str, runs: int) -> dict:
     """Everything for one variant, in this process (see `measure_in_subprocess`)."""
     import torch
 
-    from tinydetect.runtime.variants import load_scorer, model_size_mb
+    from tinydetect.runtime.scorers import load_scorer
+    from tinydetect.runtime.variants import model_size_mb
 
     result = {"size_mb": round(model_size_mb(path), 3)}
     for threads in THREADS:
@@ -122,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
 
     root = args.models_root
     # Core ML packages run only on Apple hardware
-    timeable = [v for v in VARIANTS if not v.path.endswith(".mlpackage")]
+    timeable = [v for v in VARIANTS if v.format != "coreml"]
     chosen = [v for v in timeable if not args.only or v.name in args.only.split(",")]
     missing = [v.path for v in chosen if not (root / v.path).exists()]
     if missing:

@@ -1,13 +1,12 @@
-"""coreml: models/{detector,pruned} -> models/coreml/{detector,pruned}/Detector_<variant>.mlpackage + metrics/coreml.json.
+"""coreml@<source>: models/<source> -> models/coreml/<source>/Detector_<kind>.mlpackage + metrics/coreml/<source>.json.
 
 Beside the packages: tokenizer.model (SentencePiece), tokenizer.json (Hugging Face
 `tokenizers`, same ids), labels.json and detector.json (the threshold).
 
-    python stages/coreml.py          # what `dvc repro` runs
-    python stages/coreml.py --test   # on macOS, also compare MLModel.predict with PyTorch on val texts
+    python stages/coreml.py pruned          # what `dvc repro` runs, once per source model
+    python stages/coreml.py pruned --test   # on macOS, also compare MLModel.predict with PyTorch on val texts
 """
 
-import argparse
 import gc
 import platform
 from pathlib import Path
@@ -15,14 +14,16 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from tinydetect.export import coreml as coreml_export
 from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
-from tinydetect.core.files import write_json
-from tinydetect.evaluation.metrics import parity
-from tinydetect.modeling.model import Detector, directory_size_mb, probability_ai, write_detector_files
+from tinydetect.core.files import size_mb, write_json
 from tinydetect.core.records import LABELS, load_file
-from tinydetect.runtime.variants import PREFIXES, check_parity
+from tinydetect.evaluation.metrics import probability_ai
+from tinydetect.evaluation.parity import check_parity, parity
+from tinydetect.export import coreml as coreml_export
+from tinydetect.export.traceable import INPUT_NAMES
+from tinydetect.modeling.model import Detector, write_detector_files
+from tinydetect.runtime.variants import Variant, source_parser, variant_named, variants_made_by
 
 
 def write_assets(source: Detector, folder: Path) -> None:
@@ -31,54 +32,39 @@ def write_assets(source: Detector, folder: Path) -> None:
     write_json(folder / "labels.json", {"labels": list(LABELS), "positive_label": "AI", "logits": "index 1 is AI"})
 
 
-def build(source: Detector, variant: str, block_size: int, calibration: list[dict]):
+def build(source: Detector, kind: str, block_size: int, calibration: list[dict]):
     """One package; each conversion is fresh and freed after, since coremltools can leak on big graphs."""
-    fp16 = coreml_export.convert(source.model, source.tokenizer.max_length, coreml_export.TARGETS[variant])
-    if variant == "fp16":
+    fp16 = coreml_export.convert(source.model, source.tokenizer.max_length, coreml_export.TARGETS[kind])
+    if kind == "fp16":
         return fp16
-    if variant == "w8a8":
+    if kind == "w8a8":
         return coreml_export.w8a8(fp16, calibration)
-    return coreml_export.compress(fp16, variant, block_size)
+    return coreml_export.compress(fp16, kind, block_size)
 
 
 def int32_inputs(source: Detector, texts: list[str]) -> list[dict[str, np.ndarray]]:
     encoded = source.tokenizer(texts)
-    return [{name: encoded[name][i : i + 1].astype(np.int32) for name in coreml_export.INPUT_NAMES} for i in range(len(texts))]
+    return [{name: encoded[name][i : i + 1].astype(np.int32) for name in INPUT_NAMES} for i in range(len(texts))]
 
 
-def export_family(source_name: str, config, val_texts: list[str], val_labels: np.ndarray, test: bool) -> dict:
-    source = Detector.load(f"models/{source_name}")
-    folder = Path("models/coreml") / source_name
-    write_assets(source, folder)
-    block_size = coreml_export.int4_block_size(source.model, config.int4_max_block_size)
-    source_logits = source.logits(val_texts)
-    calibration = int32_inputs(source, val_texts[: config.calibration_texts])
-    report = {}
-    for variant in config.variants:
-        name = f"{PREFIXES[source_name]}coreml_{variant}"
-        reason = coreml_export.can_build(variant)
-        if reason:
-            print(f"{name}: skipped on {platform.system()}: {reason}")
-            continue
-        package = folder / f"Detector_{variant}.mlpackage"
-        build(source, variant, block_size, calibration).save(str(package))
-        gc.collect()
-        program, _ = coreml_export.read_program(package)
-        compressed = coreml_export.check_compressed(program, variant)
-        model, _ = coreml_export.with_package_weights(source.model, package)
-        logits = Detector(model, source.tokenizer, source.threshold).logits(val_texts)
-        result = check_parity(name, source_name, source_logits, logits, source.threshold, config.max_label_disagreement)
-        report[name] = {
-            "size_mb": round(directory_size_mb(package), 3),
-            "compressed_linear_weights": compressed,
-            "int4_block_size": block_size if variant == "int4" else None,
-            **result,
-            "val_roc_auc": round(float(roc_auc_score(val_labels, probability_ai(logits))), 6),
-        }
-        if test:
-            report[name]["predict"] = predict_parity(package, source, val_texts[:16])
-        print(f"{name}: {report[name]}")
-    return report
+def export_one(variant: Variant, source: Detector, block_size: int, calibration: list[dict], config,
+               val_texts: list[str], val_labels: np.ndarray, source_logits: np.ndarray) -> dict:
+    package = Path(variant.path)
+    build(source, variant.kind, block_size, calibration).save(str(package))
+    gc.collect()
+    program, _ = coreml_export.read_program(package)
+    compressed = coreml_export.check_compressed(program, variant.kind)
+    model, _ = coreml_export.with_package_weights(source.model, package)
+    logits = Detector(model, source.tokenizer, source.threshold).logits(val_texts)
+    result = check_parity(variant.name, variant.source, source_logits, logits, source.threshold,
+                          config.max_label_disagreement, "coreml.max_label_disagreement")
+    return {
+        "size_mb": round(size_mb(package), 3),
+        "compressed_linear_weights": compressed,
+        "int4_block_size": block_size if variant.kind == "int4" else None,
+        **result,
+        "val_roc_auc": round(float(roc_auc_score(val_labels, probability_ai(logits))), 6),
+    }
 
 
 def predict_parity(package: Path, source: Detector, texts: list[str]) -> dict:
@@ -91,18 +77,33 @@ def predict_parity(package: Path, source: Detector, texts: list[str]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = source_parser(__doc__)
     parser.add_argument("--test", action="store_true", help="macOS: also run MLModel.predict and compare")
     args = parser.parse_args()
-    if args.test and platform.system() != "Darwin":
+    on_mac = platform.system() == "Darwin"
+    if args.test and not on_mac:
         print("--test: MLModel.predict runs only on macOS; the MIL read-back parity below still runs")
-    config = load_params()["coreml"]
+    config = load_params("coreml")["coreml"]
     val = load_file("data/split/val.jsonl")
     val_texts, val_labels = [r.text for r in val], np.array([r.label_int for r in val])
+    source = Detector.load(variant_named(args.source).path)
+    variants = [v for v in variants_made_by("coreml", args.source) if v.kind in config.kinds]
+    write_assets(source, Path(variants_made_by("coreml", args.source)[0].folder))
+    block_size = coreml_export.int4_block_size(source.model, config.int4_max_block_size)
+    source_logits = source.logits(val_texts)
+    calibration = int32_inputs(source, val_texts[: config.calibration_texts])
     report = {}
-    for source_name in PREFIXES:
-        report |= export_family(source_name, config, val_texts, val_labels, args.test and platform.system() == "Darwin")
-    write_json("metrics/coreml.json", report)
+    for variant in variants:
+        reason = coreml_export.can_build(variant.kind)
+        if reason:
+            print(f"{variant.name}: skipped on {platform.system()}: {reason}")
+            continue
+        report[variant.name] = export_one(variant, source, block_size, calibration, config, val_texts, val_labels,
+                                          source_logits)
+        if args.test and on_mac:
+            report[variant.name]["predict"] = predict_parity(Path(variant.path), source, val_texts[:16])
+        print(f"{variant.name}: {report[variant.name]}")
+    write_json(f"metrics/coreml/{args.source}.json", report)
 
 
 if __name__ == "__main__":

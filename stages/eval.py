@@ -1,6 +1,6 @@
 """eval: every model variant on the test split -> metrics/eval.json, plots/eval/, metrics/errors.jsonl.
 
-One entry per variant (see `tinydetect.runtime.variants.VARIANTS`) plus the TF-IDF baseline:
+One entry per variant in the registry (`tinydetect.runtime.variants.VARIANTS`) plus the TF-IDF baseline:
 quality at the variant's threshold, model size, one-text latency on one thread, and
 agreement with the fp32 model it was made from. Core ML packages are scored through
 their dequantized weights in PyTorch (no Core ML runtime off macOS) and not timed.
@@ -14,11 +14,11 @@ import torch
 from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
 from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
+from tinydetect.evaluation.latency import percentiles_ms, time_calls
 from tinydetect.evaluation.plots import (
     confusion_figure,
     confusion_table,
     error_rows,
-    latency_ms,
     roc_figure,
     roc_table,
     size_latency_figure,
@@ -27,19 +27,20 @@ from tinydetect.evaluation.plots import (
     write_png,
 )
 from tinydetect.core.files import read_json, write_json, write_jsonl, write_text
-from tinydetect.evaluation.metrics import choose_threshold, parity, quality
-from tinydetect.modeling.model import count_parameters, probability_ai
+from tinydetect.evaluation.metrics import choose_threshold, probability_ai, quality
+from tinydetect.evaluation.parity import parity
+from tinydetect.modeling.model import count_parameters
 from tinydetect.evaluation.model_card import render as render_model_card
 from tinydetect.core.records import load_file
 from tinydetect.evaluation.slices import calibration, slice_quality
-from tinydetect.runtime.variants import VARIANTS, load_scorer, model_size_mb
+from tinydetect.runtime.scorers import load_scorer
+from tinydetect.runtime.variants import HEADLINE, VARIANTS, model_size_mb
 
 PLOTS = "plots/eval"
-CONFUSION_PLOTS = ("detector", "pruned_onnx_int8", "baseline")
 
 
 def main() -> None:
-    params = load_params()
+    params = load_params("base", "eval")
     config, seed = params["eval"], params["base"].seed
     train_records, val_records, test_records = (load_file(f"data/split/{name}.jsonl") for name in ("train", "val", "test"))
     test_labels = np.array([record.label_int for record in test_records])
@@ -47,12 +48,11 @@ def main() -> None:
     torch.set_num_threads(1)  # every variant on one core, as on a phone's single inference thread
 
     metrics, scores, logits = {}, {}, {}
-    paths = {variant.name: variant.path for variant in VARIANTS}
     for variant in VARIANTS:
-        is_coreml = variant.path.endswith(".mlpackage")
+        is_coreml = variant.format == "coreml"
         if is_coreml and not Path(variant.path).exists():
             continue  # not in coreml.variants, or needs macOS (w8a8)
-        scorer = load_scorer(variant.path, threads=1, source=paths.get(variant.source))
+        scorer = load_scorer(variant.path, threads=1)
         logits[variant.name] = scorer.logits(test_texts)
         p_ai = probability_ai(logits[variant.name])  # from the logits just computed: one pass over test
         scores[variant.name] = (p_ai, scorer.threshold)
@@ -64,7 +64,8 @@ def main() -> None:
             agreement = parity(logits[variant.source], logits[variant.name], scores[variant.source][1])
             metrics[variant.name]["agreement_with_source"] = agreement["label_agreement"]
         if not is_coreml:  # a Core ML package is timed on Apple hardware, not here
-            metrics[variant.name] |= latency_ms(lambda text, s=scorer: s.probability_ai([text]), test_texts[: config.latency_texts])
+            timings = time_calls(lambda text, s=scorer: s.probability_ai([text]), test_texts[: config.latency_texts])
+            metrics[variant.name] |= percentiles_ms(timings)
         print(f"{variant.name}: roc_auc {metrics[variant.name]['roc_auc']:.3f} size {metrics[variant.name]['size_mb']} MB")
 
     baseline = train_baseline(train_records, config.baseline_max_features, seed)
@@ -90,13 +91,15 @@ def write_plots(test_labels: np.ndarray, scores: dict, metrics: dict) -> None:
     curves = {name: roc_table(test_labels, p_ai) for name, (p_ai, _) in scores.items()}
     for name, curve in curves.items():
         write_csv(f"{PLOTS}/roc/{name}.csv", curve)
-    for name in CONFUSION_PLOTS:
+    shown = [name for name in (*HEADLINE, "baseline") if name in scores]
+    for name in shown:
         p_ai, threshold = scores[name]
         predicted = (p_ai > threshold).astype(int)
         write_csv(f"{PLOTS}/confusion/{name}.csv", confusion_table(test_labels, predicted))
-        write_png(f"{PLOTS}/confusion_{name}.png", confusion_figure(test_labels, predicted, f"{name} on test"))
-    shown = {name: curves[name] for name in ("detector", "pruned", "onnx_int8", "pruned_onnx_int8", "baseline")}
-    write_png(f"{PLOTS}/roc.png", roc_figure(shown, {name: metrics[name]["roc_auc"] for name in shown}))
+        if name == "detector":
+            write_png(f"{PLOTS}/confusion_{name}.png", confusion_figure(test_labels, predicted, f"{name} on test"))
+    write_png(f"{PLOTS}/roc.png", roc_figure({name: curves[name] for name in shown},
+                                             {name: metrics[name]["roc_auc"] for name in shown}))
     timed = {name: m for name, m in metrics.items() if isinstance(m, dict) and "latency_ms_p50" in m}
     write_csv(f"{PLOTS}/variants.csv", variants_table(metrics))
     write_png(f"{PLOTS}/size_latency_auc.png", size_latency_figure(

@@ -5,14 +5,15 @@ import torch
 from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
 from tinydetect.core.files import write_json
-from tinydetect.modeling.model import Detector, count_parameters, directory_size_mb
+from tinydetect.core.files import size_mb
+from tinydetect.modeling.model import Detector, count_parameters
 from tinydetect.compression.pruning import importance, prune
 from tinydetect.core.records import load_file
 from tinydetect.modeling.training import EncodedTexts, fit
 
 
 def main() -> None:
-    params = load_params()
+    params = load_params("base", "prune", "train")
     config, seed = params["prune"], params["base"].seed
     train_records, val_records = load_file("data/split/train.jsonl"), load_file("data/split/val.jsonl")
     detector = Detector.load("models/detector")
@@ -33,7 +34,7 @@ def main() -> None:
         "parameters": count_parameters(pruned.model),
         "heads_per_layer": model.config.layer_heads,
         "ffn_neurons_per_layer": model.config.layer_intermediate_sizes,
-        "size_mb": round(directory_size_mb("models/pruned"), 3),
+        "size_mb": round(size_mb("models/pruned"), 3),
         "best_val_roc_auc": best_val_roc_auc,
         "threshold": round(pruned.threshold, 6),
     })

@@ -8,7 +8,7 @@ from tinydetect.data.split import split_records, split_summary
 
 
 def main() -> None:
-    params = load_params()
+    params = load_params("base", "split")
     records = load_dir("data/real") + load_file("data/synth/all_synthetic.jsonl")
     splits = split_records(records, params["split"], params["base"].seed)
     for name, split in splits.items():

@@ -18,7 +18,7 @@ CACHE = "data/synth_cache/requests.jsonl"
 
 
 def main() -> None:
-    params = load_params()
+    params = load_params("base", "synth")
     config, seed = params["synth"], params["base"].seed
     humans = [record for record in load_dir("data/real") if record.label == "HUMAN"]
     if config.multiplier == 0 and config.target_size is None:

@@ -7,7 +7,7 @@ from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 
 
 def main() -> None:
-    params = load_params()
+    params = load_params("base", "tokenizer", "model")
     train_texts = [record.text for record in load_file("data/split/train.jsonl")]
     model_proto = train_sentencepiece(train_texts, params["tokenizer"], params["base"].seed)
     DetectorTokenizer(model_proto, max_length=params["model"].max_length).save("models/tokenizer")

@@ -12,7 +12,7 @@ from tinydetect.modeling.training import ReproducibleDVCLiveCallback, train
 
 
 def main() -> None:
-    params = load_params()
+    params = load_params("base", "model", "train")
     tokenizer = DetectorTokenizer.load("models/tokenizer", max_length=params["model"].max_length)
     # the callback ends the Live run when training ends
     live = Live("dvclive/train", save_dvc_exp=False, dvcyaml=None)

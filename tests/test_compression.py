@@ -17,7 +17,9 @@ from tinydetect.modeling.model import Detector, DetectorModel, build_model, coun
 from tinydetect.compression.pruning import importance, prune
 from tinydetect.compression.quantization import load_int8, quantize_int8, save_int8
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
-from tinydetect.runtime.variants import check_parity, load_scorer, model_size_mb
+from tinydetect.evaluation.parity import check_parity
+from tinydetect.runtime.scorers import load_scorer
+from tinydetect.runtime.variants import model_size_mb
 
 from .conftest import make_human_rows
 
@@ -89,32 +91,27 @@ def test_int8_is_smaller_close_and_round_trips(detector, tmp_path):
 def onnx_folder(detector, tmp_path_factory):
     folder = tmp_path_factory.mktemp("onnx")
     detector.save(folder)
-    onnx_export.export(detector.model, folder / "plain.onnx", 32, dynamic_batch=True)
-    onnx_export.export(detector.model, folder / onnx_export.FIXED_FILE, 32, dynamic_batch=False)
-    fused = onnx_export.optimize(folder / "plain.onnx", folder / onnx_export.FP32_FILE, 4, 12, 48)
-    onnx_export.quantize_int8(folder / onnx_export.FP32_FILE, folder / onnx_export.INT8_FILE)
-    int4_ops = onnx_export.quantize_int4(folder / "plain.onnx", folder / onnx_export.INT4_FILE, block_size=16)
-    return folder, fused, int4_ops
+    paths = {kind: folder / f"{kind}.onnx" for kind in ("1x128", "fp32", "int8", "int4")}
+    report = onnx_export.export_variants(detector.model, paths, max_length=32, block_size=16)
+    return folder, report["fused_ops"], report["int4_ops"]
 
 
-@pytest.mark.parametrize(("file_name", "tolerance"), [
-    (onnx_export.FIXED_FILE, 1e-4), (onnx_export.FP32_FILE, 1e-4), (onnx_export.INT8_FILE, 0.1), (onnx_export.INT4_FILE, 0.1),
-])
-def test_onnx_variants_match_pytorch(detector, onnx_folder, file_name, tolerance):
+@pytest.mark.parametrize(("kind", "tolerance"), [("1x128", 1e-4), ("fp32", 1e-4), ("int8", 0.1), ("int4", 0.1)])
+def test_onnx_variants_match_pytorch(detector, onnx_folder, kind, tolerance):
     folder, _, _ = onnx_folder
-    scorer = load_scorer(folder / file_name)
+    scorer = load_scorer(folder / f"{kind}.onnx")
     assert np.abs(scorer.logits(TEXTS) - detector.logits(TEXTS)).max() < tolerance
     assert scorer.threshold == detector.threshold
 
 
 def test_onnx_graphs_have_the_promised_shapes_and_ops(onnx_folder):
     folder, fused, int4_ops = onnx_folder
-    fixed = onnx.load(str(folder / onnx_export.FIXED_FILE)).graph
+    fixed = onnx.load(str(folder / "1x128.onnx")).graph
     assert [d.dim_value for d in fixed.input[0].type.tensor_type.shape.dim] == [1, 32]
     assert [i.name for i in fixed.input] == ["input_ids", "attention_mask"] and fixed.output[0].name == "logits"
     assert fused.get("Attention") == 2 and fused.get("SkipLayerNormalization") == 4
     assert int4_ops["MatMulNBits"] == 2 * 6  # q, k, v, attention out, FFN in, FFN out per layer
-    int8_ops = {node.op_type for node in onnx.load(str(folder / onnx_export.INT8_FILE)).graph.node}
+    int8_ops = {node.op_type for node in onnx.load(str(folder / "int8.onnx")).graph.node}
     assert int8_ops & {"DynamicQuantizeMatMul", "MatMulInteger", "QAttention"}
 
 
@@ -122,16 +119,19 @@ def test_parity_failure_names_variant_and_limit():
     source = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
     flipped = source.copy()
     flipped[0] = [1.0, 0.0]
-    assert check_parity("x", "src", source, source, 0.5, 0.0)["label_agreement"] == 1.0
-    with pytest.raises(UserError, match=r"x disagrees with src on 25.0% of val labels \(limit 1.0%"):
-        check_parity("x", "src", source, flipped, 0.5, 0.01)
+    assert check_parity("x", "src", source, source, 0.5, 0.0, "quantize.max_label_disagreement")["label_agreement"] == 1.0
+    with pytest.raises(UserError, match=r"x disagrees with src on 25.0% of val labels \(limit 1.0%, quantize.max"):
+        check_parity("x", "src", source, flipped, 0.5, 0.01, "quantize.max_label_disagreement")
+    # a Core ML package names the Core ML limit, not the quantize one (it named quantize's before)
+    with pytest.raises(UserError, match=r"\(limit 2.0%, coreml.max_label_disagreement in params.yaml\)"):
+        check_parity("coreml_int4", "detector", source, flipped, 0.5, 0.02, "coreml.max_label_disagreement")
 
 
 def test_predict_cli_accepts_an_onnx_file(onnx_folder, tmp_path):
     folder, _, _ = onnx_folder
     (tmp_path / "texts.txt").write_text("The river rose after rain.\n오늘은 비가 왔다.\n", encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, "-m", "tinydetect", "predict", "--model", str(folder / onnx_export.INT8_FILE), str(tmp_path / "texts.txt")],
+        [sys.executable, "-m", "tinydetect", "predict", "--model", str(folder / "int8.onnx"), str(tmp_path / "texts.txt")],
         capture_output=True, text=True, check=True,
     )
     rows = [json.loads(line) for line in result.stdout.splitlines()]
@@ -143,4 +143,4 @@ def test_predict_cli_names_a_missing_model(tmp_path):
         [sys.executable, "-m", "tinydetect", "predict", "--model", str(tmp_path / "nope.onnx"), "-"],
         input="text\n", capture_output=True, text=True, check=False,
     )
-    assert result.returncode == 2 and "nope.onnx: no such ONNX model" in result.stderr
+    assert result.returncode == 2 and "nope.onnx: no such model" in result.stderr

@@ -6,7 +6,7 @@ from .conftest import REPO_ROOT
 
 
 def test_repo_params_are_valid():
-    params = load_params(REPO_ROOT / "params.yaml")
+    params = load_params(path=REPO_ROOT / "params.yaml")
     assert params["model"].hidden_size == 312
     assert params["model"].num_hidden_layers == 4
 
@@ -31,4 +31,4 @@ def test_unknown_section(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("trian:\n  epochs: 1\n")
     with pytest.raises(ConfigError, match="unknown sections \\['trian'\\]"):
-        load_params(path)
+        load_params(path=path)

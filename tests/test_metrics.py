@@ -27,3 +27,31 @@ def test_threshold_and_rates():
     assert metrics["accuracy"] == 0.5
     assert metrics["false_positive_rate"] == 0.5 and metrics["false_negative_rate"] == 0.5
     assert metrics["roc_auc"] == pytest.approx(0.75)
+
+
+def brute_force_threshold(labels, p_ai):
+    """The F1-optimal cut by trying every midpoint (what choose_threshold computed before, quadratically)."""
+    from sklearn.metrics import f1_score
+
+    scores = np.unique(p_ai)
+    candidates = np.concatenate([[0.0], (scores[:-1] + scores[1:]) / 2, [1.0]])
+    f1 = [f1_score(labels, p_ai > cut, zero_division=0.0) for cut in candidates]
+    return float(candidates[int(np.argmax(f1))])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_threshold_equals_the_brute_force_search(seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 300)
+    p_ai = np.round(np.clip(labels * 0.3 + rng.normal(0.4, 0.2, 300), 0, 1), 2)  # rounded: many ties
+    assert choose_threshold(labels, p_ai) == brute_force_threshold(labels, p_ai)
+
+
+def test_threshold_edge_cases():
+    assert choose_threshold(np.array([0, 1]), np.array([0.5, 0.5])) == 0.5  # one distinct score
+    assert choose_threshold(np.array([1, 1, 0]), np.array([0.2, 0.3, 0.9])) == 0.0  # all AI is best
+
+
+def test_quality_of_a_one_class_slice_has_no_roc_auc():
+    metrics = quality(np.array([1, 1]), np.array([0.2, 0.9]), threshold=0.5)
+    assert metrics["roc_auc"] is None and metrics["accuracy"] == 0.5

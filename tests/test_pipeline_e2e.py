@@ -6,13 +6,20 @@ import subprocess
 import sys
 
 
-from tinydetect.runtime.variants import VARIANTS
+from tinydetect.runtime.variants import SOURCES, VARIANTS
 from tinydetect.testing.workspace import python_env
 
 from .conftest import REPO_ROOT, run
 
-STAGES = ["synth", "split", "tokenizer", "train", "prune", "quantize", "onnx", "coreml", "eval"]
-COREML_BUILT = [v for v in VARIANTS if v.path.endswith(".mlpackage") and "w8a8" not in v.name]
+STAGES = ["synth", "split", "tokenizer", "train", "prune", *(f"{stage}@{source}" for stage in ("quantize", "onnx", "coreml")
+                                                             for source in SOURCES), "eval"]
+COREML_BUILT = [v for v in VARIANTS if v.format == "coreml" and v.kind != "w8a8"]
+
+
+def stage_metrics(repo, stage):
+    """Every source's metrics file of a matrix stage, merged: {variant name: metrics}."""
+    return {key: value for source in SOURCES
+            for key, value in json.loads((repo / f"metrics/{stage}/{source}.json").read_text()).items()}
 
 
 def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
@@ -27,7 +34,7 @@ def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
             assert eval_metrics[variant.name]["size_mb"] > 0 and "latency_ms_p50" not in eval_metrics[variant.name]
         elif "w8a8" not in variant.name:
             assert eval_metrics[variant.name]["latency_ms_p50"] > 0 and eval_metrics[variant.name]["size_mb"] > 0
-    coreml = json.loads((repo / "metrics/coreml.json").read_text())
+    coreml = stage_metrics(repo, "coreml")
     assert set(coreml) == {v.name for v in COREML_BUILT}
     assert coreml["pruned_coreml_int4"]["int4_block_size"] == 16 and coreml["coreml_int4"]["int4_block_size"] == 32
     for asset in ("tokenizer.json", "tokenizer.model", "labels.json", "detector.json"):
@@ -36,7 +43,9 @@ def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
     assert eval_metrics["pruned_onnx"]["size_mb"] < eval_metrics["onnx"]["size_mb"]
     assert eval_metrics["onnx_int8"]["size_mb"] < eval_metrics["onnx"]["size_mb"] / 2
     assert json.loads((repo / "metrics/prune.json").read_text())["heads_per_layer"] == [1]
-    assert set(json.loads((repo / "metrics/quantize.json").read_text())) == {"detector_int8", "pruned_int8"}
+    assert set(stage_metrics(repo, "quantize")) == {"detector_int8", "pruned_int8"}
+    # every registered variant was made and scored, and every score is plotted (the plots are a folder key)
+    assert {path.stem for path in (repo / "plots/eval/roc").glob("*.csv")} == set(eval_metrics) - {"test_size"}
     assert (repo / "models/detector/model.safetensors").exists()
     assert (repo / "models/detector/tokenizer.model").exists()
     assert (repo / "plots/eval/roc.png").stat().st_size > 0

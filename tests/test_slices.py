@@ -1,4 +1,6 @@
 import numpy as np
+import pytest
+from sklearn.calibration import calibration_curve
 
 from tinydetect.evaluation.model_card import render
 from tinydetect.core.records import parse_record
@@ -49,3 +51,18 @@ def test_model_card_states_data_model_metrics_and_limits():
                      "| detector | 5.000 | 0.900 |", "| generator | gpt-4o | 1 |",
                      "Generators seen in training: gemini-2.5-flash, gpt-4o", "threshold on P(AI)"):
         assert expected in card, expected
+
+
+@pytest.mark.parametrize("p_ai", [
+    np.array([0.05, 0.1, 0.95, 0.95]),  # 0.1 on a bin edge: raised ValueError before
+    np.array([0.0, 0.3, 0.7, 1.0]),
+    np.random.default_rng(0).random(500),
+])
+def test_calibration_curve_is_sklearns_and_counts_match_it(p_ai):
+    labels = (np.arange(len(p_ai)) % 2).astype(int)
+    table, ece = calibration(labels, p_ai)
+    fraction_ai, mean_p = calibration_curve(labels, p_ai, n_bins=10, strategy="uniform")
+    np.testing.assert_allclose(table["fraction_ai"], fraction_ai.round(6))
+    np.testing.assert_allclose(table["mean_p_ai"], mean_p.round(6))
+    assert table["count"].sum() == len(p_ai)
+    assert 0.0 <= ece <= 1.0

@@ -66,3 +66,54 @@ def test_hf_tokenizer_json_gives_the_same_ids(tmp_path):
         hf = loaded.encode(text)
         assert hf.ids == encoded["input_ids"][row].tolist(), text
         assert hf.attention_mask == encoded["attention_mask"][row].tolist(), text
+
+
+@pytest.mark.parametrize("model_type", ["unigram", "bpe"])
+def test_tokenizer_json_follows_the_model_type_with_the_same_ids(model_type):
+    """tokenizer.json was always Unigram, even for `tokenizer.model_type: bpe`."""
+    from tokenizers import Tokenizer
+
+    from .conftest import make_human_rows
+
+    texts = [row["text"] for row in make_human_rows(40)]
+    config = TokenizerConfig(vocab_size=500, model_type=model_type)
+    tokenizer = DetectorTokenizer(train_sentencepiece(texts, config, seed=0), max_length=64)
+    loaded = Tokenizer.from_str(tokenizer.to_hf_tokenizer().to_str())
+    assert type(loaded.model).__name__ == {"unigram": "Unigram", "bpe": "BPE"}[model_type]
+    probes = texts + ["  two  spaces\nand a newline\t", "Emoji 🤖 and ünïcode", "ＦＵＬＬ width ｶﾀｶﾅ", "[MASK] inside"]
+    encoded = tokenizer(probes)
+    for row, text in enumerate(probes):
+        assert loaded.encode(text).ids == encoded["input_ids"][row].tolist(), text
+
+
+@pytest.mark.parametrize("model_type", ["unigram", "bpe"])
+def test_tokenizer_json_ids_on_real_english_and_korean_text(model_type):
+    """Thousands of real texts from ../shared (L2R, NSMC, KatFish) give the same ids in both runtimes.
+
+    The one allowed difference: where a unigram model has two segmentations of exactly the same
+    score (runs like "....": "..." + "." or "." + "..."), SentencePiece and `tokenizers` break the
+    tie differently. Both are optimal; the test checks that every difference is such a tie.
+    """
+    import json
+
+    from tokenizers import Tokenizer
+
+    from .conftest import shared_file
+
+    texts = [json.loads(line)["text"] for name in ("l2r_blogs_en.jsonl", "nsmc_human_ko_1k.jsonl", "katfish_essays_ko.jsonl")
+             for line in shared_file(name).read_text(encoding="utf-8").split("\n") if line.strip()]
+    config = TokenizerConfig(vocab_size=4000, model_type=model_type)
+    tokenizer = DetectorTokenizer(train_sentencepiece(texts[::3], config, seed=0), max_length=128)
+    loaded = Tokenizer.from_str(tokenizer.to_hf_tokenizer().to_str())
+    loaded.no_truncation()
+    loaded.no_padding()
+    score = tokenizer.processor.get_score
+    differing = 0
+    for text in texts:
+        expected, actual = [2, *tokenizer.processor.encode(text), 3], loaded.encode(text).ids
+        if actual != expected:
+            differing += 1
+            assert model_type == "unigram", text[:60]
+            assert tokenizer.processor.decode(actual) == tokenizer.processor.decode(expected), text[:60]
+            assert sum(map(score, actual)) == pytest.approx(sum(map(score, expected)), abs=1e-4), text[:60]
+    assert differing <= len(texts) // 100, f"{differing} of {len(texts)} texts differ"

@@ -1,3 +1,4 @@
-"""tinydetect: a tiny on-device detector of AI-written text, built by a DVC pipeline."""
+"""tinydetect: a tiny on-device detector of AI-written text, built by a DVC pipeline.
 
-__version__ = "0.1.0"
+Import nothing here: every stage imports this file, so code here would be a dependency of all of them.
+"""

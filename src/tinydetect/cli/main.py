@@ -47,7 +47,7 @@ def _parse_lines(lines: list[str], name: str) -> Iterator[tuple[str, str]]:
 
 
 def predict(args: argparse.Namespace) -> None:
-    from tinydetect.runtime.variants import load_scorer  # torch loads only for commands that need it
+    from tinydetect.runtime.scorers import load_scorer  # model libraries load only for commands that need them
 
     detector = load_scorer(args.model)
     pairs = read_texts(args.input)

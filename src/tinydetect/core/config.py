@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from tinydetect.core.errors import UserError
 
 STRATEGIES = ("paraphrase", "style_transfer", "zero_shot")
+# kinds of Core ML package; the registry (tinydetect.runtime.variants) makes one variant of each per source model
+COREML_KINDS = ("fp16", "int8", "int4", "palettized4", "w8a8")
 
 
 class ConfigError(UserError):
@@ -142,10 +144,21 @@ class QuantizeConfig(_Section):
 
 
 class CoreMLConfig(_Section):
-    variants: list[Literal["fp16", "int8", "int4", "palettized4", "w8a8"]] = ["fp16", "int8", "int4", "palettized4", "w8a8"]
+    variants: list[str] | None = Field(None, description="kinds of package to build; None: every kind in the registry")
     int4_max_block_size: int = Field(32, ge=8, description="largest INT4 block tried; the one used divides every width")
     calibration_texts: int = Field(64, ge=1, description="val texts that calibrate W8A8 activations (macOS)")
     max_label_disagreement: float = Field(0.02, ge=0, le=1, description="a package whose val labels differ more fails")
+
+    @model_validator(mode="after")
+    def _known_kinds(self) -> CoreMLConfig:
+        unknown = sorted(set(self.variants or ()) - set(COREML_KINDS))
+        if unknown:
+            raise ValueError(f"unknown Core ML variants {unknown}; choose from {list(COREML_KINDS)}")
+        return self
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(COREML_KINDS) if self.variants is None else self.variants
 
 
 class EvalConfig(_Section):
@@ -181,10 +194,16 @@ def parse_section(name: str, raw: dict | None, params_path: str = "params.yaml")
         raise ConfigError(f"{params_path}: {problems}") from None
 
 
-def load_params(path: str | Path = "params.yaml") -> dict[str, _Section]:
-    """Read params.yaml and return every known section, validated, e.g. `load_params()["train"].learning_rate`."""
+def load_params(*sections: str, path: str | Path = "params.yaml") -> dict[str, _Section]:
+    """Read params.yaml and validate every section; return those named (all when none are).
+
+    A stage names the sections it reads, the same ones `dvc.yaml` lists for it, so reading
+    another one is a KeyError here rather than a silent dependency DVC does not know about:
+    `load_params("base", "train")["train"].learning_rate`.
+    """
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"{path}: unknown sections {unknown}; known: {sorted(SECTIONS)}")
-    return {name: parse_section(name, raw.get(name), str(path)) for name in SECTIONS}
+    params = {name: parse_section(name, raw.get(name), str(path)) for name in SECTIONS}
+    return {name: params[name] for name in sections} if sections else params

@@ -54,6 +54,14 @@ def write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
     write_text(path, "".join(lines))
 
 
+def size_mb(path: str | Path) -> float:
+    """Bytes of a file, or of every file under a folder, in MB."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size / 1e6
+    return sum(item.stat().st_size for item in path.rglob("*") if item.is_file()) / 1e6
+
+
 def read_json(path: str | Path) -> object:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 

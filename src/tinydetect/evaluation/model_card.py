@@ -7,9 +7,8 @@ from collections.abc import Sequence
 
 from tinydetect.core.records import Record
 from tinydetect.evaluation.slices import generator
+from tinydetect.runtime.variants import HEADLINE
 
-CARD_VARIANTS = ("detector", "detector_int8", "onnx_int8", "onnx_int4", "pruned", "pruned_onnx_int8",
-                 "coreml_int4", "pruned_coreml_int4", "baseline")
 
 
 def _counts(records: Sequence[Record], key) -> str:
@@ -51,7 +50,7 @@ def model_section(config: dict, parameters: int, threshold: float) -> list[str]:
 def metrics_section(metrics: dict) -> list[str]:
     lines = ["## Test metrics", "", "| variant | size MB | ROC-AUC | F1 | accuracy | TPR@5%FPR | threshold |",
              "|---|---|---|---|---|---|---|"]
-    for name in CARD_VARIANTS:
+    for name in (*HEADLINE, "baseline"):
         if name in metrics:
             m = metrics[name]
             lines.append(f"| {name} | {_number(m.get('size_mb'))} | {_number(m['roc_auc'])} | {_number(m['f1'])} | "

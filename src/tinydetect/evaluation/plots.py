@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -74,21 +73,6 @@ def error_rows(records: Sequence[Record], p_ai: np.ndarray, threshold: float, li
             })
     rows.sort(key=lambda row: (-abs(row["p_ai"] - threshold), row["id"]))
     return rows[:limit]
-
-
-def latency_ms(score_one_text: Callable[[str], object], texts: Sequence[str], warmup: int = 5) -> dict[str, float]:
-    """Wall time to score one text at a time (tokenizer included), p50 and p95 in ms."""
-    for text in texts[:warmup]:
-        score_one_text(text)
-    timings = []
-    for text in texts:
-        start = time.perf_counter()
-        score_one_text(text)
-        timings.append((time.perf_counter() - start) * 1000)
-    return {
-        "latency_ms_p50": round(float(np.percentile(timings, 50)), 3),
-        "latency_ms_p95": round(float(np.percentile(timings, 95)), 3),
-    }
 
 
 def variants_table(metrics: dict) -> pd.DataFrame:

@@ -10,7 +10,8 @@ import json
 import subprocess
 from pathlib import Path
 
-HEADLINE_VARIANTS = ("detector", "pruned", "onnx_int8", "pruned_onnx_int8", "coreml_int4", "baseline")
+from tinydetect.runtime.variants import HEADLINE
+
 HEADLINE_METRICS = ("roc_auc", "f1", "accuracy", "tpr_at_5pct_fpr", "size_mb", "latency_ms_p50")
 
 
@@ -29,7 +30,7 @@ def headline(diff: dict, base: str) -> list[str]:
     """Old, new and change of the key metrics of the main variants, from `dvc metrics diff --json --all`."""
     evaluation = {key: change for path, keys in diff.items() if path.endswith("eval.json") for key, change in keys.items()}
     lines = [f"| variant | metric | {base} | workspace | change |", "|---|---|---|---|---|"]
-    for variant in HEADLINE_VARIANTS:
+    for variant in (*HEADLINE, "baseline"):
         for metric in HEADLINE_METRICS:
             change = evaluation.get(f"{variant}.{metric}")
             if change is None:

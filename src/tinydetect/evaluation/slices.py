@@ -7,10 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from tinydetect.core.records import Record
+from tinydetect.evaluation.metrics import quality
 
 CALIBRATION_BINS = 10
 
@@ -25,13 +24,13 @@ def generator(record: Record) -> str:
 
 
 def _quality(labels: np.ndarray, p_ai: np.ndarray, threshold: float) -> dict:
-    predicted = (p_ai > threshold).astype(int)
-    both = len(set(labels.tolist())) == 2
+    """The slice's count and the usual metrics (`metrics.quality`), rounded; None where one class is missing."""
+    full = quality(labels, p_ai, threshold)
     return {
         "count": len(labels),
-        "accuracy": round(float(accuracy_score(labels, predicted)), 6),
-        "f1": round(float(f1_score(labels, predicted, zero_division=0.0)), 6) if labels.any() else None,
-        "roc_auc": round(float(roc_auc_score(labels, p_ai)), 6) if both else None,
+        "accuracy": round(full["accuracy"], 6),
+        "f1": round(full["f1"], 6) if labels.any() else None,
+        "roc_auc": round(full["roc_auc"], 6) if full["roc_auc"] is not None else None,
     }
 
 
@@ -67,14 +66,22 @@ def slice_quality(records: Sequence[Record], p_ai: np.ndarray, threshold: float)
 def calibration(labels: np.ndarray, p_ai: np.ndarray) -> tuple[pd.DataFrame, float]:
     """Reliability curve (mean P(AI) vs share AI per bin) and the expected calibration error.
 
+    One binning serves the curve and the counts that weight the error: `CALIBRATION_BINS`
+    equal-width bins exactly as `sklearn.calibration.calibration_curve` makes them (a score on
+    an edge goes to the bin below it), empty bins left out. sklearn returns no counts, hence
+    this code; counting with a second binning (`int(p * 10)`) disagreed with sklearn's at bin
+    edges (0.1 fell in bin 1 for one, bin 0 for the other) and the error could not be computed.
+
     >>> table, ece = calibration(np.array([0, 0, 1, 1]), np.array([0.05, 0.15, 0.85, 0.95]))
     >>> round(ece, 3)
     0.1
     """
-    fraction_ai, mean_p = calibration_curve(labels, p_ai, n_bins=CALIBRATION_BINS, strategy="uniform")
-    bins = np.minimum((p_ai * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
+    edges = np.linspace(0.0, 1.0, CALIBRATION_BINS + 1)
+    bins = np.searchsorted(edges[1:-1], p_ai)  # (n,) bin of each score, as sklearn assigns it
     counts = np.bincount(bins, minlength=CALIBRATION_BINS)
-    counts = counts[counts > 0]
-    ece = float(np.sum(np.abs(fraction_ai - mean_p) * counts) / len(labels))
-    table = pd.DataFrame({"mean_p_ai": mean_p, "fraction_ai": fraction_ai, "count": counts}).round(6)
+    filled = counts > 0
+    mean_p = np.bincount(bins, weights=p_ai, minlength=CALIBRATION_BINS)[filled] / counts[filled]
+    fraction_ai = np.bincount(bins, weights=labels, minlength=CALIBRATION_BINS)[filled] / counts[filled]
+    ece = float(np.sum(np.abs(fraction_ai - mean_p) * counts[filled]) / len(labels))
+    table = pd.DataFrame({"mean_p_ai": mean_p, "fraction_ai": fraction_ai, "count": counts[filled]}).round(6)
     return table, ece

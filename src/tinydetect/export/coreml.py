@@ -41,9 +41,9 @@ from coremltools.optimize.coreml import (
 )
 
 from tinydetect.core.errors import UserError
-from tinydetect.export.traceable import ExportableDetector
+from tinydetect.export.traceable import INPUT_NAMES, ExportableDetector
 
-INPUT_NAMES = ("input_ids", "attention_mask")
+# deployment target per kind of package (the kinds themselves: tinydetect.core.config.COREML_KINDS)
 TARGETS = {"fp16": ct.target.iOS16, "int8": ct.target.iOS16, "int4": ct.target.iOS18,
            "palettized4": ct.target.iOS16, "w8a8": ct.target.iOS17}
 MACOS_ONLY = {"w8a8": "activation calibration runs MLModel.predict, which coremltools supports only on macOS"}

@@ -1,7 +1,7 @@
-"""ONNX variants of a detector, and a scorer that runs them with ONNX Runtime.
+"""ONNX variants of a detector (ONNX Runtime scores them: `tinydetect.runtime.scorers.OnnxScorer`).
 
 One folder per source model (full or pruned) holds the tokenizer assets, `detector.json`
-and four graphs:
+and four graphs, one per kind (file names: `tinydetect.runtime.variants`):
 
 - `model_1x128.onnx`: fp32, fixed input shape (1, max_length), plain ONNX ops only: the
   portable file for runtimes that want static shapes (mobile, browsers);
@@ -19,12 +19,10 @@ and four graphs:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+import tempfile
 from pathlib import Path
 
-import numpy as np
 import onnx
-import onnxruntime
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
@@ -32,13 +30,7 @@ from onnxruntime.transformers.fusion_options import FusionOptions
 from onnxruntime.transformers.optimizer import optimize_model
 
 from tinydetect.export.traceable import INPUT_NAMES, OUTPUT_NAMES, ExportableDetector
-from tinydetect.modeling.model import probability_ai, read_threshold
-from tinydetect.modeling.tokenizer import DetectorTokenizer
 
-FIXED_FILE = "model_1x128.onnx"
-FP32_FILE = "model.onnx"
-INT8_FILE = "model_int8.onnx"
-INT4_FILE = "model_int4.onnx"
 OPSET = 17
 
 
@@ -93,39 +85,19 @@ def quantize_int4(source: str | Path, target: str | Path, block_size: int) -> di
     return {op: op_types.count(op) for op in ("MatMulNBits", "MatMul")}
 
 
-def session(path: str | Path, threads: int | None = None) -> onnxruntime.InferenceSession:
-    options = onnxruntime.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+def export_variants(model: torch.nn.Module, paths: dict[str, Path], max_length: int, block_size: int) -> dict:
+    """Every ONNX kind of one source model, to `paths[kind]`; returns what the optimizer and the INT4 pass did.
 
-
-def fixed_batch_size(runner: onnxruntime.InferenceSession) -> int | None:
-    """1 for a graph exported with a fixed batch, None for a dynamic one."""
-    batch = runner.get_inputs()[0].shape[0]
-    return batch if isinstance(batch, int) else None
-
-
-class OnnxDetector:
-    """Scores texts with an `.onnx` file and the tokenizer and threshold in its folder."""
-
-    def __init__(self, path: str | Path, threads: int | None = None):
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such ONNX model; run `dvc repro onnx`")
-        self.path = path
-        self.runner = session(path, threads)
-        self.tokenizer = DetectorTokenizer.load(path.parent)
-        self.threshold = read_threshold(path.parent)
-        self.batch_size = fixed_batch_size(self.runner) or 64
-
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
-        batches = [
-            self.runner.run(OUTPUT_NAMES, self.tokenizer(texts[start : start + self.batch_size]))[0]
-            for start in range(0, len(texts), self.batch_size)
-        ]
-        return np.concatenate(batches) if batches else np.zeros((0, 2), dtype=np.float32)
-
-    def probability_ai(self, texts: Sequence[str]) -> np.ndarray:
-        return probability_ai(self.logits(texts))
+    Kinds: `1x128`, `fp32` (fused), `int8` (from the fused graph), `int4` (from the plain one).
+    """
+    config = model.config
+    heads = model.bert.encoder.layer[0].attention.self.num_attention_heads
+    export(model, paths["1x128"], max_length, dynamic_batch=False)
+    with tempfile.TemporaryDirectory() as scratch:
+        plain = Path(scratch) / "plain.onnx"
+        export(model, plain, max_length, dynamic_batch=True)
+        head_size = config.hidden_size // config.num_attention_heads
+        fused = optimize(plain, paths["fp32"], heads, head_size, config.hidden_size)
+        int4_ops = quantize_int4(plain, paths["int4"], block_size)
+    quantize_int8(paths["fp32"], paths["int8"])
+    return {"fused_ops": fused, "int4_ops": int4_ops}

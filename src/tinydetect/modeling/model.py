@@ -22,6 +22,7 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification
 
 from tinydetect.core.config import ModelConfig
+from tinydetect.evaluation.metrics import probability_ai
 from tinydetect.core.records import LABELS
 from tinydetect.modeling.tokenizer import PAD_ID, DetectorTokenizer
 
@@ -98,10 +99,6 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(parameter.numel() for parameter in model.parameters())
 
 
-def directory_size_mb(directory: str | Path) -> float:
-    return sum(path.stat().st_size for path in Path(directory).rglob("*") if path.is_file()) / 1e6
-
-
 @torch.inference_mode()
 def predict_logits(
     model: torch.nn.Module, tokenizer: DetectorTokenizer, texts: Sequence[str], batch_size: int = 64
@@ -114,11 +111,6 @@ def predict_logits(
         inputs = {name: torch.from_numpy(array) for name, array in encoded.items()}
         batches.append(model(**inputs).logits.float().numpy())
     return np.concatenate(batches) if batches else np.zeros((0, len(LABELS)), dtype=np.float32)
-
-
-def probability_ai(logits: np.ndarray) -> np.ndarray:
-    """Softmax probability of the AI class, shape (n,)."""
-    return torch.softmax(torch.from_numpy(logits), dim=-1)[:, 1].numpy()
 
 
 def read_threshold(directory: str | Path) -> float:

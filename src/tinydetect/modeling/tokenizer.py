@@ -93,22 +93,28 @@ class DetectorTokenizer:
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
 
     def to_hf_tokenizer(self):
-        """The same pieces as a Hugging Face `tokenizers.Tokenizer`, for `tokenizer.json` consumers.
+        """The same tokenizer as a Hugging Face `tokenizers.Tokenizer`, for `tokenizer.json` consumers.
 
         Apps that cannot run SentencePiece (Swift via swift-transformers, browsers via
-        transformers.js) load `tokenizer.json`. SentencePiece's NFKC with whitespace
-        collapsing is rebuilt as NFKC, whitespace runs to one space, strip; the test suite
-        checks that both give the same ids. [CLS]/[SEP] are added by the post-processor.
+        transformers.js) load `tokenizer.json`. It is built by transformers' own SentencePiece
+        converter from the model proto, so it follows the model's type (unigram or BPE) and its
+        normalizer (the precompiled NFKC map, whitespace handling); the test suite checks that
+        both give the same ids. [CLS]/[SEP], truncation and padding are ours to add.
         """
-        from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+        from sentencepiece import sentencepiece_model_pb2
+        from tokenizers import normalizers, processors
+        from transformers.convert_slow_tokenizer import SpmConverter
 
-        vocab = [(self.processor.id_to_piece(i), self.processor.get_score(i)) for i in range(self.vocab_size)]
-        tokenizer = Tokenizer(models.Unigram(vocab, unk_id=UNK_ID, byte_fallback=True))
-        tokenizer.normalizer = normalizers.Sequence(
-            [normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " "), normalizers.Replace(Regex(r"\A | \z"), "")]
-        )
-        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=False)
-        tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+        proto = sentencepiece_model_pb2.ModelProto.FromString(self.model_proto)
+        pieces = [(piece.piece, piece.score) for piece in proto.pieces]
+        is_bpe = proto.trainer_spec.model_type == sentencepiece_model_pb2.TrainerSpec.BPE
+        vocab = {piece: index for index, (piece, _) in enumerate(pieces)} if is_bpe else pieces
+        tokenizer = SpmConverter.build_tokenizer_from_spm_proto(proto, vocab)
+        steps = [tokenizer.normalizer[index] for index in range(len(tokenizer.normalizer))]
+        if steps and isinstance(steps[0], normalizers.Precompiled):
+            # The precompiled NFKC map turns compatibility jamo (ㄱㅐ) into conjoining jamo but, unlike
+            # SentencePiece, does not then compose them into a syllable (개): NFC after it does.
+            tokenizer.normalizer = normalizers.Sequence([steps[0], normalizers.NFC(), *steps[1:]])
         tokenizer.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)]
         )

@@ -18,8 +18,8 @@ from transformers.integrations import DVCLiveCallback
 from transformers.trainer_utils import EvalPrediction
 
 from tinydetect.core.config import ModelConfig, TrainConfig
-from tinydetect.evaluation.metrics import choose_threshold
-from tinydetect.modeling.model import Detector, build_model, predict_logits, probability_ai
+from tinydetect.evaluation.metrics import choose_threshold, probability_ai
+from tinydetect.modeling.model import Detector, build_model, predict_logits
 from tinydetect.core.records import Record
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
