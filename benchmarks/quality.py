@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks import REPO_ROOT, SHARED_DATA
+from tinydetect.core.files import read_lines
 from tinydetect.testing.workspace import copy_sources, python_env
 
 L2R_FILES = ("l2r_blogs_en.jsonl", "l2r_reviews_messages_en.jsonl")
@@ -32,7 +33,7 @@ def write_l2r_as_user_data(target_dir: Path) -> int:
     target_dir.mkdir(parents=True, exist_ok=True)
     count = 0
     for name in L2R_FILES:
-        rows = [json.loads(line) for line in (SHARED_DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [json.loads(line) for line in read_lines(SHARED_DATA / name) if line.strip()]
         for row in rows:
             row["group"] = str(row["pair_id"]) if row.get("pair_id") is not None else row["id"]
         (target_dir / name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

@@ -35,8 +35,8 @@ def human_records(count: int) -> list:
 
 def timed_run(server: LocalLLMServer, humans: list, workers: int) -> float:
     config = SynthConfig(
-        backend="gemini", multiplier=1, workers=workers, gemini={"base_url": server.url},
-        requests_per_minute=1e9, tokens_per_minute=1e12,
+        backend="gemini", multiplier=1, workers=workers,
+        gemini={"base_url": server.url, "requests_per_minute": 1e9, "tokens_per_minute": 1e12},
     )
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()

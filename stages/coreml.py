@@ -50,7 +50,7 @@ def int32_inputs(source: Detector, texts: list[str]) -> list[dict[str, np.ndarra
 def export_one(variant: Variant, source: Detector, block_size: int, calibration: list[dict], config,
                val_texts: list[str], val_labels: np.ndarray, source_logits: np.ndarray) -> dict:
     package = Path(variant.path)
-    build(source, variant.kind, block_size, calibration).save(str(package))
+    coreml_export.save_reproducibly(build(source, variant.kind, block_size, calibration), package)
     gc.collect()
     program, _ = coreml_export.read_program(package)
     compressed = coreml_export.check_compressed(program, variant.kind)

@@ -8,7 +8,7 @@ import os
 
 from tinydetect.synth.backends import make_backend
 from tinydetect.core.config import STRATEGIES, load_params
-from tinydetect.core.errors import exit_on_user_error
+from tinydetect.core.errors import UserError, exit_on_user_error
 from tinydetect.core.files import write_json, write_jsonl
 from tinydetect.synth.calls import RequestCache
 from tinydetect.core.records import load_dir
@@ -20,12 +20,16 @@ CACHE = "data/synth_cache/requests.jsonl"
 def main() -> None:
     params = load_params("base", "synth")
     config, seed = params["synth"], params["base"].seed
-    humans = [record for record in load_dir("data/real") if record.label == "HUMAN"]
+    records = load_dir("data/real")
+    humans = [record for record in records if record.label == "HUMAN"]
     if config.multiplier == 0 and config.target_size is None:
         result, model = SynthResult(samples=[], rejected={}), None
     else:
+        if not humans:
+            raise UserError(f"data/real has no HUMAN texts for synth to rewrite ({len(records)} texts, all labelled AI): "
+                            "add human texts, or set synth.multiplier: 0 if your data already has both labels")
         backend = make_backend(config, humans)
-        secret = os.environ.get(getattr(config, config.backend).api_key_env) if config.backend != "offline" else None
+        secret = os.environ.get(config.server.api_key_env) if config.server else None
         result, model = synthesize(humans, config, backend, seed, RequestCache(CACHE), secret), backend.model
     by_strategy = result.by_strategy()
     for strategy in STRATEGIES:

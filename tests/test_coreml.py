@@ -1,6 +1,9 @@
 """Core ML export of a tiny detector, checked on Linux by reading each package's MIL program back."""
 
+import os
 import platform
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -99,3 +102,29 @@ def test_exportable_wrapper_equals_the_hf_model(model):
         wrapped = coreml_export.CoreMLDetector(model)(input_ids.int(), attention_mask.int())
         reference = model(input_ids=input_ids, attention_mask=attention_mask).logits
     np.testing.assert_allclose(wrapped.numpy(), reference.numpy(), atol=1e-5)
+
+
+SAVE_ONE_PACKAGE = """
+import sys
+from tinydetect.core.config import ModelConfig
+from tinydetect.export import coreml
+from tinydetect.modeling.model import build_model
+model = build_model(ModelConfig(num_hidden_layers=1, hidden_size=48, num_attention_heads=4, intermediate_size=96,
+                                max_length=32), 300, seed=0).eval()
+coreml.save_reproducibly(coreml.compress(coreml.convert(model, 32, coreml.TARGETS["int4"]), "int4", 16), sys.argv[1])
+"""
+
+
+def test_packages_are_byte_identical_across_runs(tmp_path):
+    """Before: random UUIDs in Manifest.json and the spec's map order made every package (and dvc.lock) differ."""
+    for run, hash_seed in ((1, "1"), (2, "2")):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", SAVE_ONE_PACKAGE, str(tmp_path / f"run{run}.mlpackage")], env=env,
+                       check=True, capture_output=True)
+    files = sorted(path.relative_to(tmp_path / "run1.mlpackage") for path in (tmp_path / "run1.mlpackage").rglob("*")
+                   if path.is_file())
+    assert {str(path) for path in files} >= {"Manifest.json", "Data/com.apple.CoreML/model.mlmodel"}
+    for relative in files:
+        assert (tmp_path / "run1.mlpackage" / relative).read_bytes() == (tmp_path / "run2.mlpackage" / relative).read_bytes(), relative
+    program, _ = coreml_export.read_program(tmp_path / "run1.mlpackage")  # and Core ML tools still read it
+    assert coreml_export.check_compressed(program, "int4") > 0

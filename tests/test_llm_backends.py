@@ -20,7 +20,13 @@ from tinydetect.testing.llm_server import LocalLLMServer, ServerState, load_rewr
 
 from .conftest import REPO_ROOT, SHARED_DATA, make_human_rows
 
-KEY = "test-key-5f1c9e"  # a key no real service knows; tests grep for it
+KEY = "test-key-5f1c9e"
+
+
+def complete_lines(path: Path) -> list[str]:
+    """The lines a writer finished ("\\n"-terminated), even while it is still writing."""
+    return path.read_text(encoding="utf-8", errors="replace").split("\n")[:-1]
+  # a key no real service knows; tests grep for it
 
 
 @pytest.fixture
@@ -115,7 +121,7 @@ def test_a_fatal_error_stops_at_once_and_keeps_paid_replies(server, gemini_key, 
         synthesize(humans, config, make_backend(config, humans), seed=0, cache=RequestCache(tmp_path / "c.jsonl"))
     assert KEY not in str(raised.value)
     assert len(server.state.received) == 3  # two paid earlier, one refused; nothing sent after it
-    assert len((tmp_path / "c.jsonl").read_text().splitlines()) == 2
+    assert len(complete_lines(tmp_path / "c.jsonl")) == 2
 
 
 def test_a_rerun_sends_nothing_and_writes_the_same_samples(server, gemini_key, tmp_path):
@@ -160,12 +166,12 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(server, tmp_pat
     server.state.latency_s = 0.05
     process = run_stage(workspace)
     deadline = time.time() + 60
-    while time.time() < deadline and (not cache.exists() or len(cache.read_text().splitlines()) < 12):
+    while time.time() < deadline and (not cache.exists() or len(complete_lines(cache)) < 12):
         time.sleep(0.02)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
-    answered_before_kill = len([line for line in cache.read_text().splitlines() if line.endswith("}")])
+    answered_before_kill = len([line for line in complete_lines(cache) if line.endswith("}")])
     assert 12 <= answered_before_kill < 40
     sent_before = len(server.state.received)
 
@@ -173,9 +179,9 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(server, tmp_pat
     assert "error" not in err.lower(), err
     resent = len(server.state.received) - sent_before
     assert resent == 40 - answered_before_kill  # only what was never answered
-    samples = [json.loads(line) for line in (workspace / "data/synth/all_synthetic.jsonl").read_text().splitlines()]
+    samples = [json.loads(line) for line in complete_lines(workspace / "data/synth/all_synthetic.jsonl")]
     assert len(samples) == 40 and len({s["id"] for s in samples}) == 40
-    assert len(cache.read_text().splitlines()) == 40
+    assert len(complete_lines(cache)) == 40
 
     fresh = stage_workspace(tmp_path / "fresh", server, count=40)
     run_stage(fresh).communicate(timeout=120)

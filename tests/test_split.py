@@ -1,7 +1,8 @@
 import pytest
 
 from tinydetect.core.config import SplitConfig
-from tinydetect.data.split import SplitError, split_records
+from tinydetect.core.records import parse_record
+from tinydetect.data.split import FOLDS, SplitError, fold_counts, split_records
 
 
 def test_no_group_straddles_splits_and_labels_are_stratified(labelled_records):
@@ -28,13 +29,36 @@ def test_split_is_seeded_and_independent_of_input_order(labelled_records):
     assert ids(first) != ids(other)
 
 
-def test_one_label_only_is_a_clear_error(human_records):
-    with pytest.raises(SplitError, match="needs both HUMAN and AI"):
+def test_one_label_only_says_which_label_is_missing(human_records, labelled_records):
+    with pytest.raises(SplitError, match="no AI texts .* let synth write them"):
         split_records(human_records, SplitConfig(), seed=0)
+    ai_only = [r for r in labelled_records if r.label == "AI"]
+    with pytest.raises(SplitError, match="no HUMAN texts"):
+        split_records(ai_only, SplitConfig(), seed=0)
 
 
 def test_too_few_groups_is_a_clear_error(labelled_records):
-    with pytest.raises(SplitError, match="groups cannot be split"):
+    with pytest.raises(SplitError, match=r"4 groups of texts \(2 of the rarer label\) cannot make train, val and test"):
         split_records(labelled_records[:2] + labelled_records[-2:], SplitConfig(), seed=0)
-    with pytest.raises(SplitError, match="cannot hold out 20% of 6 texts"):
-        split_records(labelled_records[:3] + labelled_records[-3:], SplitConfig(), seed=0)
+
+
+def many_groups(count):
+    """`count` groups, each a human text and its AI rewrite."""
+    rows = [parse_record({"id": f"h{i}", "text": f"text {i}", "label": "HUMAN", "group": f"g{i}"}, "") for i in range(count)]
+    return rows + [parse_record({"id": f"a{i}", "text": f"rewrite {i}", "label": "AI", "group": f"g{i}"}, "")
+                   for i in range(count)]
+
+
+@pytest.mark.parametrize(("val_fraction", "test_fraction"), [(0.15, 0.2), (0.1, 0.4), (0.45, 0.45), (0.3, 0.05), (0.2, 0.33)])
+def test_fractions_are_honoured_within_the_stated_tolerance(val_fraction, test_fraction):
+    """Before, fractions were rounded to 1/k folds: test_fraction 0.4 gave 50% test, 0.45/0.45 gave 23/27/50%."""
+    records = many_groups(300)
+    splits = split_records(records, SplitConfig(val_fraction=val_fraction, test_fraction=test_fraction), seed=0)
+    tolerance = 0.5 / FOLDS + 2 / len(records)  # half a fold, plus one group
+    assert abs(len(splits["test"]) / len(records) - test_fraction) <= tolerance
+    assert abs(len(splits["val"]) / len(records) - val_fraction) <= tolerance
+
+
+def test_fractions_that_leave_nothing_to_train_on_are_refused():
+    with pytest.raises(SplitError, match="leave nothing to train on"):
+        fold_counts(SplitConfig(val_fraction=0.49, test_fraction=0.49), 20)

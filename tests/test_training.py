@@ -6,6 +6,7 @@ from sklearn.metrics import roc_auc_score
 from transformers import BertForSequenceClassification
 
 from tinydetect.core.config import ModelConfig, TokenizerConfig, TrainConfig
+from tinydetect.core.errors import UserError
 from tinydetect.modeling.model import Detector, build_model, count_parameters
 from tinydetect.core.records import parse_record
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
@@ -65,5 +66,5 @@ def test_saved_detector_loads_with_from_pretrained_and_scores_the_same(trained, 
 
 
 def test_missing_detector_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a detector folder"):
+    with pytest.raises(UserError, match="not a detector folder"):
         Detector.load(tmp_path)

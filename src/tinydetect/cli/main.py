@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Iterator
 
 from tinydetect.core.errors import UserError
-from tinydetect.core.files import DataError, parse_jsonl_lines, write_jsonl
+from tinydetect.core.files import write_jsonl
 
 PREDICT_HELP = """\
 Score texts with a trained detector and write one JSON line per text:
@@ -16,10 +14,17 @@ Score texts with a trained detector and write one JSON line per text:
 The label uses the threshold chosen on the validation split (detector.json beside the model).
 
 --model takes any variant the pipeline makes: a PyTorch folder (models/detector,
-models/pruned, models/quantized/pruned_int8) or an ONNX file (models/onnx/pruned/model_int8.onnx).
+models/pruned, models/quantized/pruned_int8), an ONNX file (models/onnx/pruned/model_int8.onnx)
+or a Core ML package (models/coreml/pruned/Detector_int4.mlpackage; off macOS it is scored
+through the PyTorch model it was converted from, found beside it or given with --source).
 
 Input: a JSONL file whose objects have a "text" field (and optionally "id"), or a plain
-text file with one text per line; "-" reads standard input.
+text file with one text per line; "-" reads standard input. --format auto (the default)
+reads *.jsonl and *.ndjson as JSON Lines, *.txt as text, and anything else (stdin too) as
+JSON Lines when every non-blank line is a JSON object; stderr says which it chose.
+
+Results are written as they are scored (a progress bar on stderr for large inputs), so an
+interrupted run keeps what it did; an output that cannot be written fails before any scoring.
 
 Example:
   echo "Some text to check." | tinydetect predict --model models/detector -
@@ -27,40 +32,10 @@ Example:
 """
 
 
-def read_texts(source: str) -> list[tuple[str, str]]:
-    """`(id, text)` pairs from JSONL (each line an object with "text") or plain lines."""
-    handle = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
-    name = "<stdin>" if source == "-" else source
-    with handle:
-        lines = handle.read().splitlines()
-    return list(_parse_lines(lines, name))
-
-
-def _parse_lines(lines: list[str], name: str) -> Iterator[tuple[str, str]]:
-    if not any(line.lstrip().startswith("{") for line in lines if line.strip()):
-        yield from ((str(number), line) for number, line in enumerate(lines, start=1) if line.strip())
-        return
-    for line_number, row in parse_jsonl_lines(lines, name):
-        if not isinstance(row.get("text"), str):
-            raise DataError(f"{name}:{line_number}: text: missing or not a string")
-        yield str(row.get("id", line_number)), row["text"]
-
-
 def predict(args: argparse.Namespace) -> None:
-    from tinydetect.runtime.scorers import load_scorer  # model libraries load only for commands that need them
+    from tinydetect.cli.predict import predict as run_predict
 
-    detector = load_scorer(args.model)
-    pairs = read_texts(args.input)
-    p_ai = detector.probability_ai([text for _, text in pairs])
-    rows = [
-        {"id": text_id, "p_ai": round(float(p), 6), "label": "AI" if p > detector.threshold else "HUMAN"}
-        for (text_id, _), p in zip(pairs, p_ai, strict=True)
-    ]
-    if args.output == "-":
-        for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
-    else:
-        write_jsonl(args.output, rows)
+    run_predict(args.input, args.model, args.output, args.format, args.source)
 
 
 def demo_data(args: argparse.Namespace) -> None:
@@ -92,8 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     predict_parser.add_argument("input", help='JSONL or plain-text file, or "-" for standard input')
-    predict_parser.add_argument("--model", default="models/detector", help="detector folder or .onnx file (default: %(default)s)")
+    predict_parser.add_argument("--model", default="models/detector",
+                                help="detector folder, .onnx file or .mlpackage (default: %(default)s)")
     predict_parser.add_argument("--output", default="-", help='where to write JSONL (default: "-", standard output)')
+    predict_parser.add_argument("--format", choices=("auto", "jsonl", "text"), default="auto",
+                                help="how to read the input (default: %(default)s, see above)")
+    predict_parser.add_argument("--source", help="for a Core ML package: the PyTorch folder it was converted from "
+                                                 "(default: models/<name of the package's folder>)")
     predict_parser.set_defaults(run=predict)
 
     demo_parser = commands.add_parser(
@@ -121,9 +101,12 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (UserError, FileNotFoundError) as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted: what was already written stays", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,13 @@ import torch
 from torch.ao.quantization import default_dynamic_qconfig, float_qparams_weight_only_qconfig, quantize_dynamic
 from transformers import BertConfig
 
-from tinydetect.modeling.model import Detector, DetectorModel, read_threshold, write_detector_files
+from tinydetect.modeling.model import (
+    Detector,
+    DetectorModel,
+    read_threshold,
+    unreadable_model_is_a_user_error,
+    write_detector_files,
+)
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
 INT8_FILE = "model_int8.pt"
@@ -44,7 +50,9 @@ def is_int8_folder(directory: str | Path) -> bool:
 def load_int8(directory: str | Path) -> Detector:
     directory = Path(directory)
     threshold = read_threshold(directory)
-    model = quantize_int8(DetectorModel(BertConfig.from_pretrained(directory)))
-    # quantized tensors are not plain tensors: weights_only loading cannot rebuild them
-    model.load_state_dict(torch.load(directory / INT8_FILE, weights_only=False))
-    return Detector(model=model, tokenizer=DetectorTokenizer.load(directory), threshold=threshold)
+    with unreadable_model_is_a_user_error(directory):
+        model = quantize_int8(DetectorModel(BertConfig.from_pretrained(directory)))
+        # quantized tensors are not plain tensors: weights_only loading cannot rebuild them
+        model.load_state_dict(torch.load(directory / INT8_FILE, weights_only=False))
+        tokenizer = DetectorTokenizer.load(directory)
+    return Detector(model=model, tokenizer=tokenizer, threshold=threshold)

@@ -47,6 +47,8 @@ class GeminiBackendConfig(_Section):
     safety_settings: dict[str, str] = Field(
         {}, description="harm category -> block threshold, e.g. HARM_CATEGORY_HARASSMENT: BLOCK_ONLY_HIGH"
     )
+    requests_per_minute: float = Field(1000, gt=0, description="client-side rate limit: raise it to your quota")
+    tokens_per_minute: float = Field(1_000_000, gt=0, description="client-side limit on estimated prompt + reply tokens")
     usd_per_million_input_tokens: float = Field(0.30, ge=0)
     usd_per_million_output_tokens: float = Field(2.50, ge=0)
 
@@ -55,6 +57,8 @@ class OpenAICompatibleBackendConfig(_Section):
     model: str = "llama3.2"
     base_url: str = Field("http://localhost:11434/v1", description="any server with /v1/chat/completions")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable with the key; local servers need none")
+    requests_per_minute: float = Field(1000, gt=0, description="client-side rate limit: raise it to your quota")
+    tokens_per_minute: float = Field(1_000_000, gt=0, description="client-side limit on estimated prompt + reply tokens")
     usd_per_million_input_tokens: float = Field(0.0, ge=0)
     usd_per_million_output_tokens: float = Field(0.0, ge=0)
 
@@ -69,13 +73,16 @@ class SynthConfig(_Section):
     top_p: float = Field(0.95, gt=0, le=1)
     max_output_tokens: int = Field(1024, ge=16)
     workers: int = Field(20, ge=1, description="requests in flight at once")
-    requests_per_minute: float = Field(1000, gt=0, description="client-side rate limit")
-    tokens_per_minute: float = Field(1_000_000, gt=0, description="client-side limit on estimated prompt + reply tokens")
     max_retries: int = Field(6, ge=0, description="retries per request on 429, 5xx, timeouts and malformed replies")
     timeout_s: float = Field(60, gt=0, description="per request")
     offline: OfflineBackendConfig = OfflineBackendConfig()
     gemini: GeminiBackendConfig = GeminiBackendConfig()
     openai_compatible: OpenAICompatibleBackendConfig = OpenAICompatibleBackendConfig()
+
+    @property
+    def server(self) -> GeminiBackendConfig | OpenAICompatibleBackendConfig | None:
+        """The settings of the network backend in use; None for the offline one (no limits, no prices)."""
+        return {"gemini": self.gemini, "openai_compatible": self.openai_compatible}.get(self.backend)
 
     @model_validator(mode="after")
     def _known_strategies(self) -> SynthConfig:

@@ -66,6 +66,43 @@ def read_json(path: str | Path) -> object:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def split_lines(text: str) -> list[str]:
+    r"""Lines as JSON Lines defines them: separated by "\n" alone ("\r\n" too), nothing else.
+
+    `str.splitlines()` also splits on U+2028, U+2029, U+0085 and other characters that JSON
+    allows raw inside a string (and that `json.dumps(..., ensure_ascii=False)` writes raw), so
+    it cut valid records in two.
+
+    >>> split_lines('{"text": "a\u2028b"}\r\n{"text": "c"}\n')
+    ['{"text": "a\u2028b"}', '{"text": "c"}']
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
+def decode_utf8(data: bytes, name: str) -> str:
+    r"""UTF-8 text, a leading byte-order mark accepted (and dropped); bad bytes name the line.
+
+    >>> decode_utf8(b"\xef\xbb\xbfhi", "x")
+    'hi'
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        line = data.count(b"\n", 0, error.start) + 1
+        raise DataError(f"{name}:{line}: not UTF-8 text ({error.reason} at byte {error.start - line_start + 1} "
+                        "of the line); save the file as UTF-8") from None
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file (see `split_lines` and `decode_utf8`)."""
+    path = Path(path)
+    return split_lines(decode_utf8(path.read_bytes(), str(path)))
+
+
 def parse_jsonl_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, dict]]:
     """Yield `(line_number, object)` for each non-blank line; bad JSON names `name` and the line."""
     for line_number, line in enumerate(lines, start=1):
@@ -74,7 +111,7 @@ def parse_jsonl_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, di
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
-            raise DataError(f"{name}:{line_number}: invalid JSON: {error.msg}") from None
+            raise DataError(f"{name}:{line_number}: invalid JSON: {error.msg} (column {error.colno})") from None
         if not isinstance(row, dict):
             raise DataError(f"{name}:{line_number}: expected a JSON object, got {type(row).__name__}")
         yield line_number, row
@@ -82,9 +119,4 @@ def parse_jsonl_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, di
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
     """`parse_jsonl_lines` over a UTF-8 file."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
-    yield from parse_jsonl_lines(lines, str(path))
+    yield from parse_jsonl_lines(read_lines(path), str(path))

@@ -7,7 +7,9 @@ source, a licence) are kept as they are, so evaluation can slice by them later.
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -65,12 +67,36 @@ def _first_error(error: ValidationError) -> str:
     return f"{field}: {detail['msg']}"
 
 
-def parse_record(row: dict, default_id: str) -> Record:
-    """Fill the optional fields, then validate; raises pydantic's ValidationError."""
+SYNTH_ID_SEPARATOR = "~"  # synth names its texts `<source id>~<strategy>~<n>`: user ids may not contain it
+
+
+def _check_id(value: object, user_data: bool) -> str | None:
+    """The problem with a given `id`, or None. Strings and integers are ids; nothing else is.
+
+    In the user's data (`data/real/`), `~` is reserved, so synth's ids can never collide with one.
+
+    >>> _check_id(True, user_data=True), _check_id("a~b", user_data=True) is not None, _check_id(7, user_data=True)
+    ('must be a string or an integer, not true', True, None)
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return f"must be a string or an integer, not {json.dumps(value)}"
+    if isinstance(value, str) and not value.strip():
+        return "is empty"
+    if user_data and SYNTH_ID_SEPARATOR in str(value):
+        return f"{str(value)!r} contains '{SYNTH_ID_SEPARATOR}', which is kept for the ids synth gives its texts"
+    return None
+
+
+def parse_record(row: dict, default_id: str, user_data: bool = False) -> Record:
+    """Fill the optional fields, then validate; raises pydantic's ValidationError (or ValueError for the id)."""
     filled = dict(row)
-    if not isinstance(filled.get("id"), (str, int)) or filled.get("id") == "":
+    if "id" in filled and filled["id"] is not None:
+        problem = _check_id(filled["id"], user_data)
+        if problem:
+            raise ValueError(f"id: {problem}")
+        filled["id"] = str(filled["id"])
+    else:
         filled["id"] = default_id
-    filled["id"] = str(filled["id"])
     if filled.get("group") in (None, ""):
         filled["group"] = filled["id"]
     filled["group"] = str(filled["group"])
@@ -79,31 +105,64 @@ def parse_record(row: dict, default_id: str) -> Record:
     return Record.model_validate(filled)
 
 
-def load_file(path: str | Path) -> list[Record]:
-    """Load one JSONL file; the first bad record stops with `path:line: field: problem`."""
+def load_located(path: str | Path, name: str | None = None, user_data: bool = False) -> list[tuple[str, Record]]:
+    """`("path:line", record)` for each record of one JSONL file; the first bad one stops with `path:line: problem`.
+
+    `name` is the default id's prefix (`<name>:<line>`); by default the file's stem. `user_data`:
+    the file is the user's (`data/real/`), where ids may not contain synth's `~`.
+    """
     path = Path(path)
-    records = []
+    located = []
     for line_number, row in iter_jsonl(path):
         try:
-            records.append(parse_record(row, default_id=f"{path.stem}:{line_number}"))
+            record = parse_record(row, default_id=f"{name or path.stem}:{line_number}", user_data=user_data)
         except ValidationError as error:
             raise DataError(f"{path}:{line_number}: {_first_error(error)}") from None
-    return records
+        except ValueError as error:
+            raise DataError(f"{path}:{line_number}: {error}") from None
+        located.append((f"{path}:{line_number}", record))
+    return located
+
+
+def load_file(path: str | Path, name: str | None = None) -> list[Record]:
+    """The records of one JSONL file (see `load_located`)."""
+    return [record for _, record in load_located(path, name)]
+
+
+def data_files(directory: str | Path) -> tuple[list[Path], list[Path]]:
+    """`(JSON Lines files, other files)` under `directory`, subfolders included, sorted; hidden ones left out.
+
+    A `.jsonl` suffix in any case (`.JSONL`) counts.
+    """
+    directory = Path(directory)
+    found = sorted(path for path in directory.rglob("*") if path.is_file()
+                   and not any(part.startswith(".") for part in path.relative_to(directory).parts))
+    jsonl = [path for path in found if path.suffix.lower() == ".jsonl"]
+    return jsonl, [path for path in found if path not in jsonl]
 
 
 def load_dir(directory: str | Path) -> list[Record]:
-    """Load every `*.jsonl` in `directory`, in sorted file order, and check ids are unique."""
-    directory = Path(directory)
-    files = sorted(directory.glob("*.jsonl"))
-    if not files:
-        raise DataError(f"{directory}: no *.jsonl files (see README, 'Your data')")
-    records: list[Record] = []
-    seen_ids: dict[str, Path] = {}
-    for path in files:
-        for record in load_file(path):
-            if record.id in seen_ids:
-                raise DataError(f"{path}: id {record.id!r} already used in {seen_ids[record.id]}")
-            seen_ids[record.id] = path
-            records.append(record)
-    return records
+    """Load every JSON Lines file under `directory` (sorted, subfolders too) and check that ids are unique.
 
+    Other files are named on stderr as skipped, never ignored silently.
+    """
+    directory = Path(directory)
+    files, others = data_files(directory)
+    for path in others:
+        print(f"{path}: skipped, not a .jsonl file", file=sys.stderr)
+    if not files:
+        raise DataError(f"{directory}: no .jsonl files (see README, 'Your data')")
+    records: list[Record] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        located = load_located(path, name=path.relative_to(directory).with_suffix("").as_posix(), user_data=True)
+        if not located:
+            print(f"{path}: no texts in this file", file=sys.stderr)
+        for where, record in located:
+            if record.id in seen:
+                raise DataError(f"{where}: id {record.id!r} is already used at {seen[record.id]}")
+            seen[record.id] = where
+            records.append(record)
+    if not records:
+        raise DataError(f"{directory}: no texts in {', '.join(str(path) for path in files)}")
+    return records

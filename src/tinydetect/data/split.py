@@ -1,4 +1,12 @@
-"""Train/val/test split: stratified by label, grouped so a text and its rewrites stay together."""
+"""Train/val/test split: stratified by label, grouped so a text and its rewrites stay together.
+
+scikit-learn's `StratifiedGroupKFold` deals the groups into `FOLDS` folds of about equal size
+and label mix; test takes `round(test_fraction * FOLDS)` of them, val the next
+`round(val_fraction * FOLDS)`, train the rest. So a fraction is honoured to within half a fold
+(2.5% of the texts) plus the size of one group: `test_fraction: 0.4` gives about 40% test.
+(Holding out one fold of k = 1/fraction folds, as before, rounded every fraction to 1/k:
+0.4 gave 50%.)
+"""
 
 from __future__ import annotations
 
@@ -12,42 +20,64 @@ from tinydetect.core.errors import UserError
 from tinydetect.core.records import Record
 
 SPLITS = ("train", "val", "test")
+FOLDS = 20
 
 
 class SplitError(UserError):
     """The data cannot be split as asked."""
 
 
-def _hold_out(records: Sequence[Record], fraction: float, seed: int) -> tuple[list[Record], list[Record]]:
-    """Split off about `fraction` of the records as whole groups, stratified by label.
+def _check_labels(records: Sequence[Record]) -> None:
+    labels = {record.label for record in records}
+    if "HUMAN" not in labels:
+        raise SplitError(f"the data has no HUMAN texts ({len(records)} texts, all AI): add human texts to data/real")
+    if "AI" not in labels:
+        raise SplitError(f"the data has no AI texts ({len(records)} texts, all HUMAN, and synth wrote none): add AI "
+                         "texts to data/real, or let synth write them (synth.multiplier > 0; see metrics/synth.json)")
 
-    StratifiedGroupKFold with k = 1/fraction folds; the first fold is held out.
+
+def fold_counts(config: SplitConfig, folds: int) -> tuple[int, int]:
+    """Folds for (test, val): each fraction rounded to whole folds, at least one each, at least one left to train.
+
+    >>> fold_counts(SplitConfig(val_fraction=0.15, test_fraction=0.2), 20)
+    (4, 3)
     """
-    n_folds = max(2, round(1 / fraction))
+    test = max(1, round(config.test_fraction * folds))
+    val = max(1, round(config.val_fraction * folds))
+    if test + val >= folds:
+        raise SplitError(f"val_fraction {config.val_fraction} + test_fraction {config.test_fraction} leave nothing "
+                         f"to train on with {folds} folds of groups; lower them or add data")
+    return test, val
+
+
+def _fold_of_each_record(records: Sequence[Record], folds: int, seed: int) -> np.ndarray:
     groups = np.array([record.group for record in records])
-    if len(set(groups)) < n_folds:
-        raise SplitError(
-            f"{len(set(groups))} groups cannot be split into {n_folds} folds "
-            f"(fraction {fraction}); add data or raise the fraction"
-        )
     labels = np.array([record.label_int for record in records])
-    folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    fold_of = np.empty(len(records), dtype=int)
     try:
-        kept_index, held_index = next(folds.split(np.zeros(len(records)), labels, groups))
+        for fold, (_, held) in enumerate(splitter.split(np.zeros(len(records)), labels, groups)):
+            fold_of[held] = fold
     except ValueError as error:  # sklearn's word for "too few texts of one label"
-        raise SplitError(f"cannot hold out {fraction:.0%} of {len(records)} texts by group: {error}") from None
-    return [records[i] for i in kept_index], [records[i] for i in held_index]
+        raise SplitError(f"cannot split {len(records)} texts into {folds} folds by group: {error}") from None
+    return fold_of
 
 
 def split_records(records: Sequence[Record], config: SplitConfig, seed: int) -> dict[str, list[Record]]:
     """Return `{"train": [...], "val": [...], "test": [...]}`; no group is in two splits."""
-    if {record.label for record in records} != {"HUMAN", "AI"}:
-        raise SplitError("the data needs both HUMAN and AI texts; turn synth on (synth.multiplier > 0) or add AI texts")
+    _check_labels(records)
     ordered = sorted(records, key=lambda record: record.id)  # input file order must not matter
-    rest, test = _hold_out(ordered, config.test_fraction, seed)
-    val_fraction_of_rest = config.val_fraction / (1 - config.test_fraction)
-    train, val = _hold_out(rest, val_fraction_of_rest, seed + 1)
-    return {"train": train, "val": val, "test": test}
+    group_count = len({record.group for record in ordered})
+    smallest_label = min(sum(r.label == label for r in ordered) for label in ("HUMAN", "AI"))
+    folds = min(FOLDS, group_count, smallest_label)  # every fold needs a group, and a text of each label
+    if folds < 3:
+        raise SplitError(f"{group_count} groups of texts ({smallest_label} of the rarer label) cannot make train, "
+                         "val and test: add data")
+    test_folds, val_folds = fold_counts(config, folds)
+    fold_of = _fold_of_each_record(ordered, folds, seed)
+    split_of = np.where(fold_of < test_folds, 2, np.where(fold_of < test_folds + val_folds, 1, 0))
+    return {name: [record for record, split in zip(ordered, split_of, strict=True) if split == index]
+            for index, name in enumerate(SPLITS)}
 
 
 def split_summary(splits: dict[str, list[Record]]) -> dict:

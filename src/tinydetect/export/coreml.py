@@ -21,9 +21,12 @@ fp16 arithmetic on the device adds a little more.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import platform
 import re
+import shutil
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +35,7 @@ import coremltools as ct
 import numpy as np
 import torch
 from coremltools.converters.mil.frontend.milproto.load import load as load_mil
+from coremltools.proto import Model_pb2
 from coremltools.optimize.coreml import (
     OpLinearQuantizerConfig,
     OpPalettizerConfig,
@@ -186,3 +190,31 @@ def check_compressed(program, variant: str) -> int:
     if variant != "fp16" and compressed < total:
         raise UserError(f"coreml {variant}: only {compressed} of {total} linear weights were compressed")
     return compressed
+
+
+_MANIFEST = "Manifest.json"
+_PACKAGE_NAMESPACE = uuid.UUID("6f1c2a52-5d3e-4a8e-9a57-1d6c5b0e7f10")  # any fixed UUID: identifiers from paths
+
+
+def save_reproducibly(model: ct.models.MLModel, package: str | Path) -> None:
+    """Save a package so that the same model gives the same bytes on every run and machine.
+
+    coremltools names the package's items with random UUIDs (`Manifest.json`) and serializes
+    the spec's protobuf maps in an order that changes between processes. Here each item's
+    identifier is a UUID derived from its path, and the spec is re-serialized deterministically
+    (maps sorted by key); Core ML reads both as before.
+    """
+    package = Path(package)
+    shutil.rmtree(package, ignore_errors=True)
+    model.save(str(package))
+    manifest = json.loads((package / _MANIFEST).read_text(encoding="utf-8"))
+    renamed = {old: str(uuid.uuid5(_PACKAGE_NAMESPACE, entry["path"])) for old, entry in manifest["itemInfoEntries"].items()}
+    manifest["itemInfoEntries"] = {renamed[old]: entry for old, entry in sorted(manifest["itemInfoEntries"].items(),
+                                                                               key=lambda item: item[1]["path"])}
+    manifest["rootModelIdentifier"] = renamed[manifest["rootModelIdentifier"]]
+    (package / _MANIFEST).write_text(json.dumps(manifest, indent=4, sort_keys=True) + "\n", encoding="utf-8")
+    for entry in manifest["itemInfoEntries"].values():
+        item = package / "Data" / entry["path"]
+        if item.suffix == ".mlmodel":
+            spec = Model_pb2.Model.FromString(item.read_bytes())
+            item.write_bytes(spec.SerializeToString(deterministic=True))

@@ -13,15 +13,19 @@ so that `DetectorModel.from_pretrained` rebuilds the narrower layers before load
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import pickle
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from transformers import BertConfig, BertForSequenceClassification
 
 from tinydetect.core.config import ModelConfig
+from tinydetect.core.errors import UserError, first_line
 from tinydetect.evaluation.metrics import probability_ai
 from tinydetect.core.records import LABELS
 from tinydetect.modeling.tokenizer import PAD_ID, DetectorTokenizer
@@ -117,8 +121,21 @@ def read_threshold(directory: str | Path) -> float:
     """The decision threshold saved beside any model variant, with a clear error if it is missing."""
     path = Path(directory) / DETECTOR_FILE
     if not path.exists():
-        raise FileNotFoundError(f"{directory}: not a detector folder (no {DETECTOR_FILE}); run `dvc repro`")
-    return float(json.loads(path.read_text())["threshold"])
+        raise UserError(f"{directory}: not a detector folder (no {DETECTOR_FILE}); run `dvc repro`")
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["threshold"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{path}: no readable threshold ({first_line(error)}); rerun `dvc repro`") from None
+
+
+@contextmanager
+def unreadable_model_is_a_user_error(directory: str | Path) -> Iterator[None]:
+    """A truncated, garbled or missing model file becomes one line naming the folder, not a traceback."""
+    try:
+        yield
+    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as error:
+        raise UserError(f"{directory}: the model cannot be loaded ({first_line(error)}); "
+                        "rerun `dvc repro` to rebuild it") from None
 
 
 def write_detector_files(directory: str | Path, tokenizer: DetectorTokenizer, threshold: float) -> None:
@@ -141,8 +158,10 @@ class Detector:
     @classmethod
     def load(cls, directory: str | Path) -> Detector:
         threshold = read_threshold(directory)
-        model = DetectorModel.from_pretrained(directory)
-        return cls(model=model, tokenizer=DetectorTokenizer.load(directory), threshold=threshold)
+        with unreadable_model_is_a_user_error(directory):
+            model = DetectorModel.from_pretrained(directory)
+            tokenizer = DetectorTokenizer.load(directory)
+        return cls(model=model, tokenizer=tokenizer, threshold=threshold)
 
     def save(self, directory: str | Path) -> None:
         self.model.save_pretrained(directory)

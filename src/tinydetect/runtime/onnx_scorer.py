@@ -7,13 +7,16 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
-from tinydetect.core.errors import UserError
+from tinydetect.core.errors import UserError, first_line
 from tinydetect.evaluation.metrics import probability_ai
-from tinydetect.modeling.model import read_threshold
+from tinydetect.modeling.model import read_threshold, unreadable_model_is_a_user_error
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
 LOGITS = "logits"
+ORT_LOAD_ERRORS = (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.InvalidGraph, ort_errors.InvalidProtobuf,
+                   ort_errors.NoSuchFile, ort_errors.NotImplemented, ort_errors.RuntimeException)
 
 
 def onnx_session(path: str | Path, threads: int | None = None):
@@ -32,8 +35,13 @@ class OnnxScorer:
         if not path.is_file():
             raise UserError(f"{path}: no such ONNX model; run `dvc repro onnx`")
         self.path = path
-        self.runner = onnx_session(path, threads)
-        self.tokenizer = DetectorTokenizer.load(path.parent)
+        try:
+            self.runner = onnx_session(path, threads)
+        except ORT_LOAD_ERRORS as error:
+            raise UserError(f"{path}: not a model ONNX Runtime can load ({first_line(error)}); "
+                            "rerun `dvc repro` to rebuild it") from None
+        with unreadable_model_is_a_user_error(path.parent):
+            self.tokenizer = DetectorTokenizer.load(path.parent)
         self.threshold = read_threshold(path.parent)
         batch = self.runner.get_inputs()[0].shape[0]
         self.batch_size = batch if isinstance(batch, int) else 64  # 1 for the fixed-shape graph

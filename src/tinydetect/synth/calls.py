@@ -7,8 +7,9 @@
   all workers, allowing a burst of one second's worth.
 - `call_with_retries`: exponential back-off with full jitter on retryable errors, never
   shorter than the server's `Retry-After`.
-- `run_requests`: a thread pool of `workers`; a fatal error stops the run at once, keeping
-  every reply already cached.
+- `run_requests`: a thread pool of `workers`; a fatal error, SIGINT or SIGTERM stops the run
+  at once: nothing new is sent, queued requests are cancelled, those in flight finish and are
+  cached. (`kill -9` cannot be caught: the requests in flight then are sent again on resume.)
 """
 
 from __future__ import annotations
@@ -18,18 +19,20 @@ import json
 import os
 import random
 import re
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
 from tinydetect.synth.backends import Backend, FatalBackendError, GenerationRequest, Reply, RetryableError
 from tinydetect.core.errors import UserError
-from tinydetect.core.files import write_jsonl
+from tinydetect.core.files import read_lines, write_jsonl
 
 
 def request_key(backend: Backend, request: GenerationRequest, settings: dict) -> str:
@@ -52,7 +55,7 @@ class RequestCache:
             self._load()
 
     def _load(self) -> None:
-        lines = self.path.read_text(encoding="utf-8").splitlines()
+        lines = read_lines(self.path)
         for number, line in enumerate(lines, start=1):
             try:
                 entry = json.loads(line)
@@ -98,8 +101,11 @@ class RateLimiter:
         self.request_tat = self.token_tat = 0.0  # theoretical arrival times
         self.lock = threading.Lock()
 
-    def acquire(self, tokens: int) -> float:
-        """Block until one request of `tokens` tokens fits both budgets; returns the seconds waited."""
+    def acquire(self, tokens: int, stop: threading.Event | None = None) -> float:
+        """Block until one request of `tokens` tokens fits both budgets; returns the seconds waited.
+
+        A `stop` set while waiting ends the wait with `_Stopped`: the request is not sent.
+        """
         with self.lock:
             now = self.clock()
             burst = 1.0  # seconds of budget that may be spent at once
@@ -107,7 +113,10 @@ class RateLimiter:
             self.request_tat = max(self.request_tat, start) + self.request_interval
             self.token_tat = max(self.token_tat, start) + tokens * self.token_interval
         if start > now:
-            self.sleep(start - now)
+            if stop is not None and stop.wait(start - now):
+                raise _Stopped()
+            if stop is None:
+                self.sleep(start - now)
         return max(0.0, start - now)
 
 
@@ -143,8 +152,10 @@ class CallStats:
 
 
 def call_with_retries(call: Callable[[], Reply], max_retries: int, stats: CallStats, stop: threading.Event,
-                      sleep=time.sleep, rng: random.Random | None = None) -> Reply:
+                      sleep=None, rng: random.Random | None = None) -> Reply:
+    """`call()`, retried with back-off on retryable errors; a `stop` set during a back-off ends it (`_Stopped`)."""
     rng = rng or random.Random()
+    sleep = sleep or stop.wait
     for attempt in range(max_retries + 1):
         if stop.is_set():
             raise _Stopped()
@@ -172,61 +183,119 @@ class CallPlan:
     backend: Backend
     settings: dict  # sampling settings that shape the reply (part of the cache key)
     cache: RequestCache | None
-    limiter: RateLimiter
+    limiter: RateLimiter | None  # None: no client-side limit (the offline backend)
     workers: int
     max_retries: int
     secret: str | None = None  # removed from any message that leaves this module
 
 
+class Interrupted(UserError):
+    """SIGINT or SIGTERM stopped the run; every reply that came back is in the cache."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.exit_code = 128 + signal_number  # what a shell reports for a process the signal ended
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[list[int]]:
+    """While inside, SIGINT and SIGTERM set `stop` instead of raising; yields the signals caught.
+
+    Workers check `stop` before each request, so a signal sends nothing new; a second signal
+    ends the process at once (replies still in flight are then lost, and paid for).
+    """
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught  # only the main thread can take signals
+        return
+
+    def handle(number, frame):
+        if caught:
+            os._exit(128 + number)
+        caught.append(number)
+        stop.set()
+        print(f"\n{signal.Signals(number).name}: stopping: no new requests; waiting for the ones in flight "
+              "(again to quit at once)", file=sys.stderr, flush=True)
+
+    previous = {number: signal.signal(number, handle) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def run_requests(requests: Sequence[GenerationRequest], plan: CallPlan,
                  on_reply: Callable[[int, Reply], None] | None = None) -> tuple[list[Reply], list[str | None], CallStats]:
-    """Replies in the order of `requests`, their dates (from the cache), and what it took."""
+    """Replies in the order of `requests`, their dates (from the cache), and what it took.
+
+    A fatal backend error or a SIGINT/SIGTERM stops the run: no request is sent after it,
+    queued ones are cancelled, those in flight finish (or time out) and are cached, and the
+    error (`FatalBackendError`, `Interrupted`) says what was done.
+    """
     stats, stop = CallStats(), threading.Event()
     replies: list[Reply | None] = [None] * len(requests)
     dates: list[str | None] = [None] * len(requests)
-    max_tokens = plan.settings.get("max_output_tokens", 1024)
 
     def one(index: int) -> None:
         try:
-            answer(index)
+            replies[index], dates[index] = _answer(requests[index], plan, stats, stop)
         except _Stopped:
             raise
         except BaseException:
             stop.set()  # before this worker takes the next request
             raise
-
-    def answer(index: int) -> None:
-        request = requests[index]
-        key = request_key(plan.backend, request, plan.settings) if plan.cache is not None else ""
-        reply = plan.cache.get(key) if plan.cache is not None else None
-        if reply is not None:
-            stats.add(cached=1)
-        else:
-            if stop.is_set():
-                raise _Stopped()
-            plan.limiter.acquire(estimated_tokens(request, max_tokens))
-            reply = call_with_retries(lambda: plan.backend.generate(request), plan.max_retries, stats, stop)
-            stats.add(sent=1, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
-            if plan.cache is not None:
-                plan.cache.put(key, reply, {"backend": plan.backend.name, "model": plan.backend.model,
-                                            "source_id": request.source_id, "strategy": request.strategy})
-        replies[index] = reply
-        dates[index] = plan.cache.date_of(key) if plan.cache is not None else None
         if on_reply:
-            on_reply(index, reply)
+            on_reply(index, replies[index])
 
-    with ThreadPoolExecutor(max_workers=plan.workers, thread_name_prefix="synth") as pool:
+    with stop_on_signals(stop) as caught:
+        pool = ThreadPoolExecutor(max_workers=plan.workers, thread_name_prefix="synth")
         futures = [pool.submit(one, index) for index in range(len(requests))]
-        wait(futures, return_when=FIRST_EXCEPTION)
-        failed = next((f for f in futures if f.done() and f.exception() and not isinstance(f.exception(), _Stopped)), None)
-        if failed is not None:
+        try:
+            while not stop.is_set() and not all(future.done() for future in futures):
+                wait(futures, timeout=0.1, return_when=FIRST_EXCEPTION)
+        finally:
             stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            error = failed.exception()
-            if not isinstance(error, UserError):
-                raise error
-            raise FatalBackendError(_redact(f"{plan.backend.name}: {error}", plan.secret)) from None
+            pool.shutdown(wait=True, cancel_futures=True)  # in-flight requests end within their timeout
+    if caught:
+        raise Interrupted(_interrupted_message(caught[0], stats, plan, len(requests)), caught[0])
+    failed = next((f for f in futures if f.done() and not f.cancelled() and f.exception()
+                   and not isinstance(f.exception(), _Stopped)), None)
+    if failed is not None:
+        error = failed.exception()
+        if not isinstance(error, UserError):
+            raise error
+        raise FatalBackendError(_redact(f"{plan.backend.name}: {error}", plan.secret)) from None
     return replies, dates, stats
+
+
+def _answer(request: GenerationRequest, plan: CallPlan, stats: CallStats,
+            stop: threading.Event) -> tuple[Reply, str | None]:
+    """The cached reply, or a new one (paced, retried, then cached); `_Stopped` once the run is stopping."""
+    key = request_key(plan.backend, request, plan.settings) if plan.cache is not None else ""
+    reply = plan.cache.get(key) if plan.cache is not None else None
+    if reply is not None:
+        stats.add(cached=1)
+        return reply, plan.cache.date_of(key)
+    if stop.is_set():
+        raise _Stopped()
+    if plan.limiter is not None:
+        plan.limiter.acquire(estimated_tokens(request, plan.settings.get("max_output_tokens", 1024)), stop)
+    reply = call_with_retries(lambda: plan.backend.generate(request), plan.max_retries, stats, stop)
+    stats.add(sent=1, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
+    if plan.cache is None:
+        return reply, None
+    plan.cache.put(key, reply, {"backend": plan.backend.name, "model": plan.backend.model,
+                                "source_id": request.source_id, "strategy": request.strategy})
+    return reply, plan.cache.date_of(key)
+
+
+def _interrupted_message(number: int, stats: CallStats, plan: CallPlan, total: int) -> str:
+    where = f" and kept in {plan.cache.path}" if plan.cache is not None else ""
+    resume = ("run `dvc repro` again to resume: cached replies are not sent again" if plan.cache is not None
+              else "nothing was written; run `dvc repro` again")
+    return (f"synth interrupted by {signal.Signals(number).name}: {stats.sent} requests answered in this run{where} "
+            f"({stats.cached} came from the cache; {total} planned); {resume}")
 
 
 def _redact(message: str, secret: str | None) -> str:

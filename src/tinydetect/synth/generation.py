@@ -104,7 +104,7 @@ def synthesize(humans: Sequence[Record], config: SynthConfig, backend: Backend, 
 
     call_plan = CallPlan(
         backend=backend, settings=reply_settings(config), cache=cache if backend.cacheable else None,
-        limiter=RateLimiter(config.requests_per_minute, config.tokens_per_minute),
+        limiter=RateLimiter(config.server.requests_per_minute, config.server.tokens_per_minute) if config.server else None,
         workers=config.workers, max_retries=config.max_retries, secret=secret,
     )
     started = time.perf_counter()
@@ -132,5 +132,5 @@ def reply_settings(config: SynthConfig) -> dict:
 
 
 def _prices(config: SynthConfig) -> tuple[float, float]:
-    server = {"gemini": config.gemini, "openai_compatible": config.openai_compatible}.get(config.backend)
+    server = config.server
     return (server.usd_per_million_input_tokens, server.usd_per_million_output_tokens) if server else (0.0, 0.0)

@@ -6,6 +6,7 @@ the same texts on every run (and hit the request cache).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ class PromptTemplate:
         return self.text.format(text=source_text, style=style or "", words=len(source_text.split()))
 
 
+@functools.cache  # one file read per language and strategy, not one per planned text
 def load_template(lang: str, strategy: str) -> PromptTemplate:
     """The versioned prompt for a language (English for languages without their own)."""
     prompt_lang = lang if lang in PROMPT_LANGS else "en"

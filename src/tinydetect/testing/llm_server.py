@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tinydetect.core.files import read_lines
+
 _GEMINI_PATH = re.compile(r"^/v1(?:beta)?/models/([^/:]+):generateContent$")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
@@ -37,7 +39,7 @@ def load_rewrites(path: str | Path) -> dict[str, str]:
     path = Path(path)
     if not path.exists():
         return {}
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for line in read_lines(path) if line.strip()]
     return {row["source_text"].strip(): row["rewrite"] for row in rows}
 
 
