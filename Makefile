@@ -23,6 +23,7 @@ repro: demo-data
 	$(BIN)/dvc repro
 
 test: $(BIN)/activate
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # Speed and size of every variant of the models `make repro` made, then quality on real LLM data.

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from benchmarks import SHARED_DATA
-from tinydetect.synth.backends import make_backend
 from tinydetect.core.config import SynthConfig
-from tinydetect.synth.calls import RequestCache
 from tinydetect.core.records import parse_record
+from tinydetect.synth.backends import make_backend
+from tinydetect.synth.calls import RequestCache
 from tinydetect.synth.generation import synthesize
 from tinydetect.testing.llm_server import LocalLLMServer, ServerState, load_rewrites
 

@@ -11,10 +11,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
 from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
+from tinydetect.core.files import read_json, write_json, write_jsonl, write_text
+from tinydetect.core.records import load_file
+from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
 from tinydetect.evaluation.latency import percentiles_ms, time_calls
+from tinydetect.evaluation.metrics import choose_threshold, probability_ai, quality
+from tinydetect.evaluation.model_card import render as render_model_card
+from tinydetect.evaluation.parity import parity
 from tinydetect.evaluation.plots import (
     confusion_figure,
     confusion_table,
@@ -26,13 +31,8 @@ from tinydetect.evaluation.plots import (
     write_csv,
     write_png,
 )
-from tinydetect.core.files import read_json, write_json, write_jsonl, write_text
-from tinydetect.evaluation.metrics import choose_threshold, probability_ai, quality
-from tinydetect.evaluation.parity import parity
-from tinydetect.modeling.model import count_parameters
-from tinydetect.evaluation.model_card import render as render_model_card
-from tinydetect.core.records import load_file
 from tinydetect.evaluation.slices import calibration, slice_quality
+from tinydetect.modeling.model import count_parameters
 from tinydetect.runtime.scorers import load_scorer
 from tinydetect.runtime.variants import HEADLINE, VARIANTS, model_size_mb
 

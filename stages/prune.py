@@ -2,13 +2,12 @@
 
 import torch
 
+from tinydetect.compression.pruning import importance, prune
 from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
-from tinydetect.core.files import write_json
-from tinydetect.core.files import size_mb
-from tinydetect.modeling.model import Detector, count_parameters
-from tinydetect.compression.pruning import importance, prune
+from tinydetect.core.files import size_mb, write_json
 from tinydetect.core.records import load_file
+from tinydetect.modeling.model import Detector, count_parameters
 from tinydetect.modeling.training import EncodedTexts, fit
 
 

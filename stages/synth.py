@@ -6,12 +6,12 @@ output) before using it, so a rerun after a crash sends only what is missing.
 
 import os
 
-from tinydetect.synth.backends import make_backend
 from tinydetect.core.config import STRATEGIES, load_params
 from tinydetect.core.errors import UserError, exit_on_user_error
 from tinydetect.core.files import write_json, write_jsonl
-from tinydetect.synth.calls import RequestCache
 from tinydetect.core.records import load_dir
+from tinydetect.synth.backends import make_backend
+from tinydetect.synth.calls import RequestCache
 from tinydetect.synth.generation import SynthResult, synthesize
 
 CACHE = "data/synth_cache/requests.jsonl"

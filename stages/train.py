@@ -5,8 +5,8 @@ from dvclive import Live
 from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
 from tinydetect.core.files import write_json
-from tinydetect.modeling.model import count_parameters
 from tinydetect.core.records import load_file
+from tinydetect.modeling.model import count_parameters
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 from tinydetect.modeling.training import ReproducibleDVCLiveCallback, train
 

@@ -10,14 +10,14 @@ import pytest
 import torch
 from transformers import BertConfig
 
-from tinydetect.export import onnx as onnx_export
-from tinydetect.core.config import ModelConfig, TokenizerConfig
-from tinydetect.core.errors import UserError
-from tinydetect.modeling.model import Detector, DetectorModel, build_model, count_parameters
 from tinydetect.compression.pruning import importance, prune
 from tinydetect.compression.quantization import load_int8, quantize_int8, save_int8
-from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
+from tinydetect.core.config import ModelConfig, TokenizerConfig
+from tinydetect.core.errors import UserError
 from tinydetect.evaluation.parity import check_parity
+from tinydetect.export import onnx as onnx_export
+from tinydetect.modeling.model import Detector, DetectorModel, build_model, count_parameters
+from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 from tinydetect.runtime.scorers import load_scorer
 from tinydetect.runtime.variants import model_size_mb
 

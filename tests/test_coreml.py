@@ -11,9 +11,9 @@ import torch
 from coremltools.converters.mil.mil import types
 from coremltools.proto import FeatureTypes_pb2
 
-from tinydetect.export import coreml as coreml_export
 from tinydetect.core.config import ModelConfig
 from tinydetect.core.errors import UserError
+from tinydetect.export import coreml as coreml_export
 from tinydetect.modeling.model import build_model
 
 TINY = ModelConfig(num_hidden_layers=2, hidden_size=48, num_attention_heads=4, intermediate_size=96, max_length=32)

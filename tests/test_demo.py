@@ -1,7 +1,7 @@
 from collections import Counter
 
-from tinydetect.data.demo import build_demo_records, chunk
 from tinydetect.core.records import parse_record
+from tinydetect.data.demo import build_demo_records, chunk
 
 
 def test_demo_is_deterministic_bilingual_and_labelled():

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
-from tinydetect.runtime.variants import SOURCES, SOURCE_STAGES, VARIANTS
+from tinydetect.runtime.variants import SOURCE_STAGES, SOURCES, VARIANTS
 from tinydetect.testing.stage_deps import is_docstring_only, library_modules, params_sections
 
 from .conftest import REPO_ROOT

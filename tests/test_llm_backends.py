@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tinydetect.synth.backends import FatalBackendError, make_backend
 from tinydetect.core.config import SynthConfig
-from tinydetect.synth.calls import RequestCache
 from tinydetect.core.records import parse_record
+from tinydetect.synth.backends import FatalBackendError, make_backend
+from tinydetect.synth.calls import RequestCache
 from tinydetect.synth.generation import synthesize
 from tinydetect.testing.llm_server import LocalLLMServer, ServerState, load_rewrites
 
@@ -175,7 +175,7 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(server, tmp_pat
     assert 12 <= answered_before_kill < 40
     sent_before = len(server.state.received)
 
-    out, err = run_stage(workspace).communicate(timeout=120)
+    _out, err = run_stage(workspace).communicate(timeout=120)
     assert "error" not in err.lower(), err
     resent = len(server.state.received) - sent_before
     assert resent == 40 - answered_before_kill  # only what was never answered

@@ -5,7 +5,6 @@ import shutil
 import subprocess
 import sys
 
-
 from tinydetect.runtime.variants import SOURCES, VARIANTS
 from tinydetect.testing.workspace import python_env
 

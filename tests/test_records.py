@@ -54,7 +54,7 @@ def test_duplicate_ids_name_both_files_and_lines(tmp_path):
 
 
 def test_empty_dir_says_what_to_do(tmp_path):
-    with pytest.raises(DataError, match="no .jsonl files"):
+    with pytest.raises(DataError, match=r"no \.jsonl files"):
         load_dir(tmp_path)
 
 
@@ -85,7 +85,7 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_accepted(tmp_path):
 ])
 def test_ids_that_are_not_strings_or_integers_or_look_like_synths_are_rejected(tmp_path, value, problem):
     """Before: true became "True", 1.5 and ["x"] silently became "mine:2", and a synth-like id collided with synth's."""
-    path = write_rows(tmp_path / "mine.jsonl", [{"id": "ok", "text": "a", "label": "HUMAN"}, {"id": value, "text": "b", "label": "HUMAN"}])
+    write_rows(tmp_path / "mine.jsonl", [{"id": "ok", "text": "a", "label": "HUMAN"}, {"id": value, "text": "b", "label": "HUMAN"}])
     with pytest.raises(DataError, match=f"mine.jsonl:2: id: {problem}"):
         load_dir(tmp_path)
 
@@ -109,7 +109,7 @@ def test_upper_case_suffixes_and_subfolders_are_read_and_other_files_named(tmp_p
 
 def test_empty_files_are_named(tmp_path, capsys):
     (tmp_path / "empty.jsonl").write_text("")
-    with pytest.raises(DataError, match="no texts in .*empty.jsonl"):
+    with pytest.raises(DataError, match=r"no texts in .*empty\.jsonl"):
         load_dir(tmp_path)
     write_rows(tmp_path / "full.jsonl", [{"text": "one", "label": "HUMAN"}])
     assert len(load_dir(tmp_path)) == 1

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.calibration import calibration_curve
 
-from tinydetect.evaluation.model_card import render
 from tinydetect.core.records import parse_record
+from tinydetect.evaluation.model_card import render
 from tinydetect.evaluation.slices import calibration, generator, slice_quality
 
 

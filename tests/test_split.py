@@ -30,7 +30,7 @@ def test_split_is_seeded_and_independent_of_input_order(labelled_records):
 
 
 def test_one_label_only_says_which_label_is_missing(human_records, labelled_records):
-    with pytest.raises(SplitError, match="no AI texts .* let synth write them"):
+    with pytest.raises(SplitError, match=r"no AI texts .* let synth write them"):
         split_records(human_records, SplitConfig(), seed=0)
     ai_only = [r for r in labelled_records if r.label == "AI"]
     with pytest.raises(SplitError, match="no HUMAN texts"):

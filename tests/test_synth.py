@@ -2,9 +2,9 @@ from collections import Counter
 
 import pytest
 
-from tinydetect.synth.backends import make_backend
 from tinydetect.core.config import SynthConfig
 from tinydetect.core.records import parse_record
+from tinydetect.synth.backends import make_backend
 from tinydetect.synth.generation import synthesize
 from tinydetect.synth.planning import load_template, plan_samples
 

@@ -47,7 +47,7 @@ def test_training_is_deterministic_and_save_load_round_trips(tokenizer, tmp_path
 
 
 def test_vocabulary_smaller_than_the_alphabet_is_a_clear_error():
-    with pytest.raises(UserError, match="tokenizer: SentencePiece training failed: .*Vocabulary size is smaller"):
+    with pytest.raises(UserError, match=r"tokenizer: SentencePiece training failed: .*Vocabulary size is smaller"):
         train_sentencepiece(KOREAN_SENTENCES * 5, TokenizerConfig(vocab_size=300, character_coverage=1.0), seed=0)
 
 
@@ -60,7 +60,7 @@ def test_hf_tokenizer_json_gives_the_same_ids(tmp_path):
     tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=600), seed=0), max_length=48)
     tokenizer.to_hf_tokenizer().save(str(tmp_path / "tokenizer.json"))
     loaded = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
-    probes = texts + ["  two  spaces\nand a newline\t", "end. \n\nNext line. ", "Emoji 🤖 and ünïcode", "ＦＵＬＬ width ｶﾀｶﾅ", "x " * 80]
+    probes = [*texts, "  two  spaces\nand a newline\t", "end. \n\nNext line. ", "Emoji 🤖 and ünïcode", "ＦＵＬＬ width ｶﾀｶﾅ", "x " * 80]
     encoded = tokenizer(probes)
     for row, text in enumerate(probes):
         hf = loaded.encode(text)
@@ -80,7 +80,7 @@ def test_tokenizer_json_follows_the_model_type_with_the_same_ids(model_type):
     tokenizer = DetectorTokenizer(train_sentencepiece(texts, config, seed=0), max_length=64)
     loaded = Tokenizer.from_str(tokenizer.to_hf_tokenizer().to_str())
     assert type(loaded.model).__name__ == {"unigram": "Unigram", "bpe": "BPE"}[model_type]
-    probes = texts + ["  two  spaces\nand a newline\t", "Emoji 🤖 and ünïcode", "ＦＵＬＬ width ｶﾀｶﾅ", "[MASK] inside"]
+    probes = [*texts, "  two  spaces\nand a newline\t", "Emoji 🤖 and ünïcode", "ＦＵＬＬ width ｶﾀｶﾅ", "[MASK] inside"]
     encoded = tokenizer(probes)
     for row, text in enumerate(probes):
         assert loaded.encode(text).ids == encoded["input_ids"][row].tolist(), text

@@ -7,8 +7,8 @@ from transformers import BertForSequenceClassification
 
 from tinydetect.core.config import ModelConfig, TokenizerConfig, TrainConfig
 from tinydetect.core.errors import UserError
-from tinydetect.modeling.model import Detector, build_model, count_parameters
 from tinydetect.core.records import parse_record
+from tinydetect.modeling.model import Detector, build_model, count_parameters
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 
 from .conftest import make_human_rows

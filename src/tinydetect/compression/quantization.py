@@ -6,6 +6,13 @@ token-type tables stay fp32: they are small, and torch's quantized embedding rej
 non-contiguous index views BERT passes them. A quantized model cannot `save_pretrained`, so
 its folder holds `config.json` + `model_int8.pt` (the quantized state dict): loading builds
 the fp32 architecture from the config, quantizes it the same way, then loads the state.
+
+Why not torchao, which torch 2.13 names as the successor of `torch.ao.quantization`: torchao
+0.18 installs and runs here, but on this CPU its `Int8DynamicActivationInt8WeightConfig` has
+no fast kernel. One 128-token TinyBERT-4 pass on one thread, same run: fp32 20.6 ms,
+`quantize_dynamic` (fbgemm INT8) 8.7 ms, torchao 19.7 ms. Its tensor subclasses also need
+`weights_only=False` to load. `quantize_dynamic` stays until torchao has a CPU INT8 path; it
+warns that it is deprecated and still works in 2.13.
 """
 
 from __future__ import annotations

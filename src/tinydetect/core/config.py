@@ -134,6 +134,9 @@ class TrainConfig(_Section):
     weight_decay: float = Field(0.01, ge=0)
     label_smoothing: float = Field(0.1, ge=0, lt=1)
     early_stopping_patience: int = Field(4, ge=1)
+    device: Literal["cpu", "auto"] = Field(
+        "cpu", description="cpu: never a GPU, even where there is one; auto: the Trainer takes a GPU (CUDA, MPS) if there is one"
+    )
 
 
 class PruneConfig(_Section):

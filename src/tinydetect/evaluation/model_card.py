@@ -10,7 +10,6 @@ from tinydetect.evaluation.slices import generator
 from tinydetect.runtime.variants import HEADLINE
 
 
-
 def _counts(records: Sequence[Record], key) -> str:
     counts = Counter(key(record) for record in records)
     return ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))

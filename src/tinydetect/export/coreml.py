@@ -35,7 +35,6 @@ import coremltools as ct
 import numpy as np
 import torch
 from coremltools.converters.mil.frontend.milproto.load import load as load_mil
-from coremltools.proto import Model_pb2
 from coremltools.optimize.coreml import (
     OpLinearQuantizerConfig,
     OpPalettizerConfig,
@@ -43,6 +42,7 @@ from coremltools.optimize.coreml import (
     linear_quantize_weights,
     palettize_weights,
 )
+from coremltools.proto import Model_pb2
 
 from tinydetect.core.errors import UserError
 from tinydetect.export.traceable import INPUT_NAMES, ExportableDetector

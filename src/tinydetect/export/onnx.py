@@ -18,8 +18,8 @@ and four graphs, one per kind (file names: `tinydetect.runtime.variants`):
 
 from __future__ import annotations
 
-import warnings
 import tempfile
+import warnings
 from pathlib import Path
 
 import onnx

@@ -26,8 +26,8 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from tinydetect.core.config import ModelConfig
 from tinydetect.core.errors import UserError, first_line
-from tinydetect.evaluation.metrics import probability_ai
 from tinydetect.core.records import LABELS
+from tinydetect.evaluation.metrics import probability_ai
 from tinydetect.modeling.tokenizer import PAD_ID, DetectorTokenizer
 
 DETECTOR_FILE = "detector.json"

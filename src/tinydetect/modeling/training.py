@@ -18,9 +18,9 @@ from transformers.integrations import DVCLiveCallback
 from transformers.trainer_utils import EvalPrediction
 
 from tinydetect.core.config import ModelConfig, TrainConfig
+from tinydetect.core.records import Record
 from tinydetect.evaluation.metrics import choose_threshold, probability_ai
 from tinydetect.modeling.model import Detector, build_model, predict_logits
-from tinydetect.core.records import Record
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
 
@@ -78,7 +78,7 @@ def training_arguments(config: TrainConfig, output_dir: str, seed: int) -> Train
         greater_is_better=True,
         seed=seed,
         data_seed=seed,
-        use_cpu=True,
+        use_cpu=config.device == "cpu",
         report_to="none",
         disable_tqdm=False,
     )

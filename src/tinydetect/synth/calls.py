@@ -30,9 +30,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
-from tinydetect.synth.backends import Backend, FatalBackendError, GenerationRequest, Reply, RetryableError
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import read_lines, write_jsonl
+from tinydetect.synth.backends import Backend, FatalBackendError, GenerationRequest, Reply, RetryableError
 
 
 def request_key(backend: Backend, request: GenerationRequest, settings: dict) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from tinydetect.synth.backends import Reply
 from tinydetect.core.records import guess_lang
+from tinydetect.synth.backends import Reply
 
 _FENCE = re.compile(r"^```[\w-]*\s*\n(.*?)\n\s*```$", re.S)
 _PREAMBLE = re.compile(

@@ -16,6 +16,7 @@ from tinydetect.synth.calls import CallPlan, CallStats, RateLimiter, RequestCach
 from tinydetect.synth.cleaning import clean_reply, rejection_reason
 from tinydetect.synth.planning import PlannedSample, PromptTemplate, build_request, plan_samples
 
+
 def ai_record(planned: PlannedSample, reply: str, backend: Backend, template: PromptTemplate, config: SynthConfig,
               reply_date: str | None = None) -> dict:
     """One AI sample with its provenance; `reply_date` is when a hosted backend answered (None offline)."""

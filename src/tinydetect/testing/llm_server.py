@@ -19,6 +19,7 @@ every reply. `state.received` records every request (path, API key header, promp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import threading
@@ -186,10 +187,8 @@ def main() -> None:
     rewrites = load_rewrites(args.pairs) if args.pairs else {}
     with LocalLLMServer(ServerState(rewrites=rewrites, latency_s=args.latency), args.port) as server:
         print(f"serving Gemini and OpenAI-compatible APIs on {server.url} (Ctrl-C stops)")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ import pydantic
 from google import genai
 from google.genai import errors, types
 
-from tinydetect.synth.backends import GenerationRequest, Reply, RetryableError, status_error
 from tinydetect.core.config import SynthConfig
+from tinydetect.synth.backends import GenerationRequest, Reply, RetryableError, status_error
 
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
 _BLOCKED = {"SAFETY", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "RECITATION"}

@@ -13,9 +13,9 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from tinydetect.synth.backends import GenerationRequest, Reply
 from tinydetect.core.config import OfflineBackendConfig
 from tinydetect.core.records import Record
+from tinydetect.synth.backends import GenerationRequest, Reply
 
 Context = tuple[str, ...]
 _SENTENCE_ENDS = (".", "!", "?", "다.", "음.", "함.")

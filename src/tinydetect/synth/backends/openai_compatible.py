@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import openai
 
-from tinydetect.synth.backends import GenerationRequest, Reply, RetryableError, status_error
 from tinydetect.core.config import SynthConfig
+from tinydetect.synth.backends import GenerationRequest, Reply, RetryableError, status_error
 
 _FINISH = {"stop": "stop", "length": "length", "content_filter": "safety"}
 

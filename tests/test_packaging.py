@@ -1,0 +1,87 @@
+"""`pip install .` gives a working `tinydetect`: every import the library makes is a declared dependency."""
+
+import ast
+import shutil
+import subprocess
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+
+from tinydetect.core.config import ModelConfig, TokenizerConfig
+from tinydetect.export.onnx import export
+from tinydetect.modeling.model import Detector, build_model
+from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
+from tinydetect.testing.workspace import copy_sources
+
+from .conftest import REPO_ROOT, make_human_rows
+
+
+def declared() -> set[str]:
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    return {Requirement(line).name.lower() for line in pyproject["project"]["dependencies"]}
+
+
+def third_party_imports() -> set[str]:
+    modules = set()
+    for path in (REPO_ROOT / "src/tinydetect").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules.add(node.module.split(".")[0])
+    return {module for module in modules if module not in sys.stdlib_module_names and module != "tinydetect"}
+
+
+def test_every_imported_package_is_a_declared_dependency():
+    """Before: onnx, onnxruntime, coremltools, google-genai, openai, python-dotenv and httpx2 were missing."""
+    distributions = packages_distributions()
+    missing = {}
+    for module in sorted(third_party_imports()):
+        providers = {name.lower() for name in distributions.get(module, [])}
+        if not providers & declared():
+            missing[module] = sorted(providers)
+    assert not missing, f"imported but not in [project.dependencies]: {missing}"
+
+
+def test_requirements_pin_every_declared_dependency():
+    pinned = {Requirement(line.split("#")[0]).name.lower() for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()
+              if line.split("#")[0].strip() and not line.startswith("-e")}
+    assert declared() <= pinned, declared() - pinned
+
+
+@pytest.fixture(scope="module")
+def onnx_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("onnx-model")
+    texts = [row["text"] for row in make_human_rows(24)]
+    tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=500), seed=0), max_length=32)
+    config = ModelConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=32)
+    detector = Detector(build_model(config, tokenizer.vocab_size, seed=0).eval(), tokenizer, threshold=0.5)
+    detector.save(folder)
+    export(detector.model, folder / "model.onnx", 32, dynamic_batch=True)
+    return folder / "model.onnx"
+
+
+def test_the_wheel_in_a_fresh_venv_runs_predict_on_an_onnx_model(tmp_path, onnx_model):
+    """Build the wheel, install it (and only what it declares, at the repo's pins) into an empty venv, run predict."""
+    copy_sources(REPO_ROOT, tmp_path / "source")  # setuptools writes build/ beside the sources: not in the repo
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist",
+                    tmp_path / "source"], check=True, capture_output=True)
+    wheel = next((tmp_path / "dist").glob("tinydetect-*.whl"))
+    subprocess.run([sys.executable, "-m", "venv", tmp_path / "venv"], check=True)
+    python = tmp_path / "venv/bin/python"
+    constraints = tmp_path / "constraints.txt"  # the repo's pins, so the fresh install matches what CI tested
+    constraints.write_text("".join(line + "\n" for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()
+                                   if not line.startswith("-e")))
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "-c", constraints, wheel], capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-3000:]
+    (tmp_path / "texts.txt").write_text("The river rose after rain.\n오늘은 비가 왔다.\n", encoding="utf-8")
+    tinydetect = shutil.which("tinydetect", path=str(tmp_path / "venv/bin"))
+    result = subprocess.run([tinydetect, "predict", "--model", onnx_model, tmp_path / "texts.txt"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().split("\n")) == 2
+    assert Path(python).exists()
