@@ -1,4 +1,4 @@
-"""eval: every model variant on the test split -> metrics/eval.json, plots/eval/, metrics/errors.jsonl.
+"""eval: every model variant on the test split -> metrics/eval.json, plots/eval/, data/eval/errors.jsonl.
 
 One entry per variant in the registry (`tinydetect.runtime.variants.VARIANTS`) plus the TF-IDF baseline:
 quality at the variant's threshold, model size, one-text latency on one thread, and
@@ -81,7 +81,7 @@ def main() -> None:
     write_json("metrics/slices.json", {"detector": slices})
     write_csv(f"{PLOTS}/calibration/detector.csv", reliability)
     write_plots(test_labels, scores, metrics)
-    write_jsonl("metrics/errors.jsonl", error_rows(test_records, detector_p, detector_threshold, config.max_errors))
+    write_jsonl("data/eval/errors.jsonl", error_rows(test_records, detector_p, detector_threshold, config.max_errors))
     splits = {"train": train_records, "val": val_records, "test": test_records}
     config_json = read_json("models/detector/config.json")
     write_text("models/MODEL_CARD.md", render_model_card(splits, config_json, metrics, slices))

@@ -173,7 +173,7 @@ class CoreMLConfig(_Section):
 
 class EvalConfig(_Section):
     baseline_max_features: int = Field(50000, ge=100)
-    max_errors: int = Field(20, ge=0, description="most confident mistakes kept in metrics/errors.jsonl")
+    max_errors: int = Field(20, ge=0, description="most confident mistakes kept in data/eval/errors.jsonl")
     latency_texts: int = Field(50, ge=1, description="texts timed one at a time for latency")
 
 
