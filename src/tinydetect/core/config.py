@@ -149,7 +149,7 @@ class PruneConfig(_Section):
 class QuantizeConfig(_Section):
     int4_block_size: int = Field(32, ge=8, description="weights per INT4 scale (ONNX MatMulNBits)")
     max_label_disagreement: float = Field(
-        0.01, ge=0, le=1, description="a variant whose val labels differ from its source's more often fails"
+        0.02, ge=0, le=1, description="a variant whose val labels differ from its source's more often fails"
     )
 
 
