@@ -17,7 +17,7 @@ from tinydetect.core.files import read_json, write_json, write_jsonl, write_text
 from tinydetect.core.records import load_file
 from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
 from tinydetect.evaluation.latency import percentiles_ms, time_calls
-from tinydetect.evaluation.metrics import choose_threshold, probability_ai, quality
+from tinydetect.evaluation.metrics import choose_threshold_by, probability_ai, quality
 from tinydetect.evaluation.model_card import render as render_model_card
 from tinydetect.evaluation.parity import parity
 from tinydetect.evaluation.plots import (
@@ -70,7 +70,8 @@ def main() -> None:
 
     baseline = train_baseline(train_records, config.baseline_max_features, seed)
     baseline_val_p = baseline_probability_ai(baseline, val_records)
-    baseline_threshold = choose_threshold(np.array([r.label_int for r in val_records]), baseline_val_p)
+    baseline_threshold = choose_threshold_by(config.threshold_policy, np.array([r.label_int for r in val_records]),
+                                             baseline_val_p, config.target_fpr)
     scores["baseline"] = (baseline_probability_ai(baseline, test_records), baseline_threshold)
     metrics["baseline"] = quality(test_labels, *scores["baseline"])
     detector_p, detector_threshold = scores["detector"]
@@ -84,7 +85,9 @@ def main() -> None:
     write_jsonl("data/eval/errors.jsonl", error_rows(test_records, detector_p, detector_threshold, config.max_errors))
     splits = {"train": train_records, "val": val_records, "test": test_records}
     config_json = read_json("models/detector/config.json")
-    write_text("models/MODEL_CARD.md", render_model_card(splits, config_json, metrics, slices))
+    training = {"pretrain": read_json("metrics/pretrain.json"), "train": read_json("metrics/train.json"),
+                "policy": {"threshold_policy": config.threshold_policy, "target_fpr": config.target_fpr}}
+    write_text("models/MODEL_CARD.md", render_model_card(splits, config_json, metrics, slices, training))
 
 
 def write_plots(test_labels: np.ndarray, scores: dict, metrics: dict) -> None:

@@ -8,11 +8,11 @@ from tinydetect.core.errors import exit_on_user_error
 from tinydetect.core.files import size_mb, write_json
 from tinydetect.core.records import load_file
 from tinydetect.modeling.model import Detector, count_parameters
-from tinydetect.modeling.training import EncodedTexts, fit
+from tinydetect.modeling.training import EncodedTexts, TrainingData, fit, policy_threshold
 
 
 def main() -> None:
-    params = load_params("base", "prune", "train")
+    params = load_params("base", "prune", "train", "eval")
     config, seed = params["prune"], params["base"].seed
     train_records, val_records = load_file("data/split/train.jsonl"), load_file("data/split/val.jsonl")
     detector = Detector.load("models/detector")
@@ -23,10 +23,13 @@ def main() -> None:
     model = prune(detector.model, scores, config.head_fraction, config.neuron_fraction, config.neuron_multiple)
     train_config = params["train"].model_copy(update={"epochs": config.finetune_epochs})
     if config.finetune_epochs:
-        result = fit(model, train_config, detector.tokenizer, train_records, val_records, seed)
+        data = TrainingData(detector.tokenizer, train_records, val_records)
+        result = fit(model, train_config, data, seed, threshold=policy_threshold(params["eval"]))
         pruned, best_val_roc_auc = result.detector, round(result.best_val_roc_auc, 6)
+        val_rates = {"val_false_positive_rate": round(result.val_false_positive_rate, 6),
+                     "val_true_positive_rate": round(result.val_true_positive_rate, 6)}
     else:
-        pruned, best_val_roc_auc = Detector(model, detector.tokenizer, detector.threshold), None
+        pruned, best_val_roc_auc, val_rates = Detector(model, detector.tokenizer, detector.threshold), None, {}
     pruned.save("models/pruned")
     write_json("metrics/prune.json", {
         "parameters_before": parameters_before,
@@ -36,6 +39,7 @@ def main() -> None:
         "size_mb": round(size_mb("models/pruned"), 3),
         "best_val_roc_auc": best_val_roc_auc,
         "threshold": round(pruned.threshold, 6),
+        **val_rates,
     })
 
 

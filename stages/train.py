@@ -1,37 +1,41 @@
-"""train: data/split + models/tokenizer -> models/detector/ (model, tokenizer, threshold) + DVCLive logs."""
+"""train: data/split + models/tokenizer + models/pretrained (+ models/teacher) -> models/detector/ + DVCLive logs."""
 
 from dvclive import Live
 
 from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
-from tinydetect.core.files import write_json
+from tinydetect.core.files import iter_jsonl, write_json
 from tinydetect.core.records import load_file
 from tinydetect.modeling.model import count_parameters
 from tinydetect.modeling.tokenizer import DetectorTokenizer
-from tinydetect.modeling.training import ReproducibleDVCLiveCallback, train
+from tinydetect.modeling.training import ReproducibleDVCLiveCallback, TrainingData, policy_threshold, train
+
+
+def teacher_labels(path: str) -> dict[str, float] | None:
+    """The teacher's P(AI) by record id; None when `train.teacher` is none (the file is empty)."""
+    labels = {row["id"]: float(row["p_ai"]) for _, row in iter_jsonl(path)}
+    return labels or None
 
 
 def main() -> None:
-    params = load_params("base", "model", "train")
+    params = load_params("base", "model", "train", "eval")
     tokenizer = DetectorTokenizer.load("models/tokenizer", max_length=params["model"].max_length)
-    # the callback ends the Live run when training ends
-    live = Live("dvclive/train", save_dvc_exp=False, dvcyaml=None)
-    result = train(
-        params["model"],
-        params["train"],
-        tokenizer,
-        load_file("data/split/train.jsonl"),
-        load_file("data/split/val.jsonl"),
-        seed=params["base"].seed,
-        callbacks=[ReproducibleDVCLiveCallback(live=live)],
-    )
+    data = TrainingData(tokenizer, load_file("data/split/train.jsonl"), load_file("data/split/val.jsonl"),
+                        teacher_labels("models/teacher/soft_labels.jsonl"))
+    live = Live("dvclive/train", save_dvc_exp=False, dvcyaml=None)  # the callback ends it when training ends
+    result = train(params["model"], params["train"], data, seed=params["base"].seed,
+                   callbacks=[ReproducibleDVCLiveCallback(live=live)], threshold=policy_threshold(params["eval"]),
+                   pretrained="models/pretrained")
     result.detector.save("models/detector")
     write_json("metrics/train.json", {
         "best_val_roc_auc": round(result.best_val_roc_auc, 6),
         "epochs_run": result.epochs_run,
         "parameters": count_parameters(result.detector.model),
         "threshold": round(result.detector.threshold, 6),
+        "val_false_positive_rate": round(result.val_false_positive_rate, 6),
+        "val_true_positive_rate": round(result.val_true_positive_rate, 6),
         "vocab_size": tokenizer.vocab_size,
+        "distilled_from": params["train"].teacher,
     })
 
 

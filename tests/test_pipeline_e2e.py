@@ -10,7 +10,7 @@ from tinydetect.testing.workspace import python_env
 
 from .conftest import REPO_ROOT, run
 
-STAGES = ["synth", "split", "tokenizer", "train", "prune", *(f"{stage}@{source}" for stage in ("quantize", "onnx", "coreml")
+STAGES = ["synth", "split", "tokenizer", "pretrain", "teacher", "train", "prune", *(f"{stage}@{source}" for stage in ("quantize", "onnx", "coreml")
                                                              for source in SOURCES), "eval"]
 COREML_BUILT = [v for v in VARIANTS if v.format == "coreml" and v.kind != "w8a8"]
 
@@ -51,6 +51,11 @@ def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
     assert (repo / "plots/eval/confusion/detector.csv").read_text().startswith("actual,predicted")
     assert (repo / "dvclive/train/plots/metrics/eval/roc_auc.tsv").exists()
     assert json.loads((repo / "metrics/synth.json").read_text())["generated"] == 60
+    assert json.loads((repo / "metrics/pretrain.json").read_text())["val_perplexity"] > 1
+    assert json.loads((repo / "metrics/teacher.json").read_text())["teacher"] == "tfidf"
+    assert json.loads((repo / "metrics/train.json").read_text())["distilled_from"] == "tfidf"
+    assert "pre-trained from scratch by masked-language modelling" in (repo / "models/MODEL_CARD.md").read_text()
+    assert json.loads((repo / "models/detector/config.json").read_text())["lexical_buckets"] == 512
     assert (repo / "dvc.lock").exists()
 
 

@@ -115,6 +115,10 @@ class ModelConfig(_Section):
     max_length: int = Field(128, ge=8, description="tokens per text, [CLS] and [SEP] included")
     hidden_dropout_prob: float = Field(0.1, ge=0, lt=1)
     attention_probs_dropout_prob: float = Field(0.1, ge=0, lt=1)
+    lexical_buckets: int = Field(
+        0, ge=0, description="hashed token-bigram buckets of the lexical branch (fastText-style bag of n-grams "
+        "whose logits add to BERT's); 0: no lexical branch"
+    )
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> ModelConfig:
@@ -126,6 +130,18 @@ class ModelConfig(_Section):
         return self
 
 
+class PretrainConfig(_Section):
+    """Masked-language-model pre-training of the encoder (the `pretrain` stage)."""
+
+    epochs: int = Field(3, ge=0, description="0: no pre-training (train starts from random weights)")
+    learning_rate: float = Field(5e-4, gt=0)
+    batch_size: int = Field(32, ge=1)
+    mlm_probability: float = Field(0.15, gt=0, lt=1, description="share of pieces masked")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    device: Literal["cpu", "auto"] = Field("cpu", description="as train.device")
+
+
 class TrainConfig(_Section):
     learning_rate: float = Field(5e-4, gt=0)
     batch_size: int = Field(32, ge=1)
@@ -133,6 +149,15 @@ class TrainConfig(_Section):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     label_smoothing: float = Field(0.1, ge=0, lt=1)
+    teacher: Literal["none", "tfidf"] = Field(
+        "none", description="distil from a teacher's soft labels: tfidf, the character n-gram model, cross-fitted"
+    )
+    distill_alpha: float = Field(0.5, ge=0, le=1, description="weight of the teacher's soft labels in the loss")
+    distill_temperature: float = Field(2.0, gt=0, description="softens teacher and student alike")
+    lexical_learning_rate: float = Field(
+        0.05, gt=0, description="learning rate of the lexical branch's n-gram logits (one number per n-gram and label, "
+        "zero at the start: they need a far larger step than the transformer's weights)"
+    )
     early_stopping_patience: int = Field(4, ge=1)
     device: Literal["cpu", "auto"] = Field(
         "cpu", description="cpu: never a GPU, even where there is one; auto: the Trainer takes a GPU (CUDA, MPS) if there is one"
@@ -172,6 +197,10 @@ class CoreMLConfig(_Section):
 
 
 class EvalConfig(_Section):
+    threshold_policy: Literal["target_fpr", "f1"] = Field(
+        "target_fpr", description="how train and prune choose the label threshold on val (the baseline's too)"
+    )
+    target_fpr: float = Field(0.01, ge=0, lt=1, description="target_fpr: at most this share of val's human texts called AI")
     baseline_max_features: int = Field(50000, ge=100)
     max_errors: int = Field(20, ge=0, description="most confident mistakes kept in data/eval/errors.jsonl")
     latency_texts: int = Field(50, ge=1, description="texts timed one at a time for latency")
@@ -183,6 +212,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "split": SplitConfig,
     "tokenizer": TokenizerConfig,
     "model": ModelConfig,
+    "pretrain": PretrainConfig,
     "train": TrainConfig,
     "prune": PruneConfig,
     "quantize": QuantizeConfig,

@@ -34,15 +34,45 @@ def data_section(splits: dict[str, Sequence[Record]]) -> list[str]:
     return lines
 
 
-def model_section(config: dict, parameters: int, threshold: float) -> list[str]:
+def training_sentence(training: dict) -> str:
+    """How the weights came to be: pre-training (`metrics/pretrain.json`) and distillation (`metrics/train.json`)."""
+    pretrain, train = training.get("pretrain") or {}, training.get("train") or {}
+    if pretrain.get("epochs"):
+        origin = (f"Its encoder was pre-trained from scratch by masked-language modelling for {pretrain['epochs']} "
+                  f"epochs on {pretrain['texts']:,} unlabelled texts (the train split's {pretrain['train_split_texts']:,}"
+                  f" and {pretrain['unlabelled_texts']:,} from data/unlabelled/; val perplexity "
+                  f"{pretrain['val_perplexity']}), with no weights from elsewhere, then trained on the labels.")
+    else:
+        origin = "It was trained from random weights on the labels alone (no pre-training, no weights from elsewhere)."
+    teacher = train.get("distilled_from", "none")
+    if teacher != "none":
+        origin += (f" It also learned from the soft labels of a `{teacher}` teacher (a character n-gram model trained "
+                   "on the same train split, cross-fitted so no text was labelled by a teacher that saw it).")
+    return origin
+
+
+def threshold_sentence(threshold: float, policy: dict) -> str:
+    if policy.get("threshold_policy") == "target_fpr":
+        rate = policy["target_fpr"]
+        return (f"Decision threshold on P(AI): {threshold:.4f}, chosen so that at most {rate:.0%} of val's human texts "
+                f"are labelled AI. A label AI means: on data like the training data, at most about 1 in "
+                f"{round(1 / rate) if rate else 'every'} human texts gets it. On other kinds of text (other topics, "
+                "registers, generators) the rate is higher: measure it before relying on it.")
+    return f"Decision threshold on P(AI), chosen for the best F1 on val: {threshold:.4f}."
+
+
+def model_section(config: dict, parameters: int, threshold: float, training: dict) -> list[str]:
     heads = config.get("layer_heads") or [config["num_attention_heads"]] * config["num_hidden_layers"]
+    lexical = config.get("lexical_buckets", 0)
+    branch = (f" Beside the encoder, a lexical branch (token unigrams and {lexical:,} hashed bigram buckets, a "
+              "fastText-style bag of n-grams) adds its logits to the encoder's." if lexical else "")
     return [
         "## Model", "",
-        f"BERT encoder trained from scratch (no pre-trained weights): {config['num_hidden_layers']} layers, hidden "
-        f"{config['hidden_size']}, {heads[0]} heads, FFN {config['intermediate_size']}, vocabulary "
-        f"{config['vocab_size']} SentencePiece pieces, {config['max_position_embeddings']} tokens; "
-        f"{parameters:,} parameters. It reads the first {config['max_position_embeddings']} tokens of a text.",
-        f"Decision threshold on P(AI), chosen for the best F1 on val: {threshold:.4f}.", "",
+        f"BERT encoder: {config['num_hidden_layers']} layers, hidden {config['hidden_size']}, {heads[0]} heads, FFN "
+        f"{config['intermediate_size']}, vocabulary {config['vocab_size']} SentencePiece pieces, "
+        f"{config['max_position_embeddings']} tokens; {parameters:,} parameters. It reads the first "
+        f"{config['max_position_embeddings']} tokens of a text.{branch}",
+        training_sentence(training), threshold_sentence(threshold, training.get("policy") or {}), "",
     ]
 
 
@@ -85,11 +115,12 @@ def limits_section(splits: dict[str, Sequence[Record]]) -> list[str]:
     ]
 
 
-def render(splits: dict[str, Sequence[Record]], config: dict, metrics: dict, slices: dict) -> str:
+def render(splits: dict[str, Sequence[Record]], config: dict, metrics: dict, slices: dict, training: dict) -> str:
+    """The card; `training` holds `pretrain` and `train` (their metrics files) and `policy` (the eval params)."""
     lines = ["# Model card: tinydetect detector", "",
              "Written by the `eval` stage from this run's data, params and metrics.", ""]
     lines += data_section(splits)
-    lines += model_section(config, metrics["detector"]["parameters"], metrics["detector"]["threshold"])
+    lines += model_section(config, metrics["detector"]["parameters"], metrics["detector"]["threshold"], training)
     lines += metrics_section(metrics)
     lines += slices_section(slices)
     lines += limits_section(splits)

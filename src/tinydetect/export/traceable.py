@@ -42,7 +42,7 @@ class ExportableDetector(torch.nn.Module):
         super().__init__()
         model = copy.deepcopy(model).eval()
         model.set_attn_implementation(EXPORT_ATTENTION)
-        self.bert, self.classifier = model.bert, model.classifier
+        self.bert, self.classifier, self.lexical = model.bert, model.classifier, getattr(model, "lexical", None)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         position_ids = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
@@ -52,4 +52,5 @@ class ExportableDetector(torch.nn.Module):
         additive_mask = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * MASK_VALUE
         for layer in self.bert.encoder.layer:
             hidden = layer(hidden, additive_mask)
-        return self.classifier(self.bert.pooler(hidden))
+        logits = self.classifier(self.bert.pooler(hidden))
+        return logits if self.lexical is None else logits + self.lexical(input_ids, attention_mask)

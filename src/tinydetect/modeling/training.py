@@ -1,14 +1,18 @@
-"""Train the detector from scratch with the Hugging Face Trainer.
+"""Train the detector with the Hugging Face Trainer, from the pre-trained encoder.
 
-AdamW with linear warm-up and decay, label smoothing, evaluation on val every epoch,
-early stopping on val ROC-AUC, and the best epoch's weights kept at the end.
+AdamW with linear warm-up and decay (the lexical branch at its own rate), label smoothing,
+optional distillation from a teacher's soft labels, evaluation on val every epoch, early
+stopping on val ROC-AUC, the best epoch's weights kept at the end, and the label threshold
+chosen on val by the `eval.threshold_policy`.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,31 +21,53 @@ from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 from transformers.integrations import DVCLiveCallback
 from transformers.trainer_utils import EvalPrediction
 
-from tinydetect.core.config import ModelConfig, TrainConfig
+from tinydetect.core.config import EvalConfig, ModelConfig, TrainConfig
 from tinydetect.core.records import Record
-from tinydetect.evaluation.metrics import choose_threshold, probability_ai
+from tinydetect.evaluation.metrics import choose_threshold, choose_threshold_by, probability_ai
+from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer
 from tinydetect.modeling.model import Detector, build_model, predict_logits
+from tinydetect.modeling.pretraining import load_pretrained_encoder
 from tinydetect.modeling.tokenizer import DetectorTokenizer
+
+ThresholdChoice = Callable[[np.ndarray, np.ndarray], float]
+
+
+def policy_threshold(config: EvalConfig) -> ThresholdChoice:
+    """The threshold choice `eval.threshold_policy` and `eval.target_fpr` ask for."""
+    return partial(choose_threshold_by, config.threshold_policy, target_fpr=config.target_fpr)
+
+
+@dataclass
+class TrainingData:
+    tokenizer: DetectorTokenizer
+    train: Sequence[Record]
+    val: Sequence[Record]
+    teacher_p_ai: Mapping[str, float] | None = None  # a teacher's P(AI) by record id (distillation), or None
 
 
 class EncodedTexts(torch.utils.data.Dataset):
-    """Tokenized records as the dicts of tensors the Trainer's default collator expects."""
+    """Tokenized records as the dicts of tensors the Trainer's default collator expects.
 
-    def __init__(self, records: Sequence[Record], tokenizer: DetectorTokenizer):
+    With `teacher_p_ai`, each item also carries the teacher's P(AI) (NaN for a text it has none for).
+    """
+
+    def __init__(self, records: Sequence[Record], tokenizer: DetectorTokenizer,
+                 teacher_p_ai: Mapping[str, float] | None = None):
         encoded = tokenizer([record.text for record in records])
         self.input_ids = torch.from_numpy(encoded["input_ids"])
         self.attention_mask = torch.from_numpy(encoded["attention_mask"])
         self.labels = torch.tensor([record.label_int for record in records])
+        self.teacher = None if teacher_p_ai is None else torch.tensor(
+            [teacher_p_ai.get(record.id, float("nan")) for record in records], dtype=torch.float32)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        return {
-            "input_ids": self.input_ids[index],
-            "attention_mask": self.attention_mask[index],
-            "labels": self.labels[index],
-        }
+        item = {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": self.labels[index]}
+        if self.teacher is not None:
+            item[TEACHER_FIELD] = self.teacher[index]
+        return item
 
 
 def _val_roc_auc(prediction: EvalPrediction) -> dict[str, float]:
@@ -54,6 +80,23 @@ class TrainResult:
     detector: Detector
     best_val_roc_auc: float
     epochs_run: float
+    val_false_positive_rate: float  # at the chosen threshold
+    val_true_positive_rate: float
+
+
+def optimizer(model: torch.nn.Module, config: TrainConfig, trainer_args: TrainingArguments) -> torch.optim.AdamW:
+    """AdamW as the Trainer builds it (no weight decay on biases and LayerNorm), with the lexical branch at its own rate."""
+    decayed = set(Trainer.get_decay_parameter_names(None, model))  # the Trainer's own rule; it uses no state
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            groups.setdefault((name.startswith("lexical."), name in decayed), []).append(parameter)
+    return torch.optim.AdamW(
+        [{"params": parameters, "weight_decay": config.weight_decay if decay else 0.0,
+          "lr": config.lexical_learning_rate if lexical else config.learning_rate}
+         for (lexical, decay), parameters in sorted(groups.items())],
+        lr=config.learning_rate, betas=(trainer_args.adam_beta1, trainer_args.adam_beta2), eps=trainer_args.adam_epsilon,
+    )
 
 
 def training_arguments(config: TrainConfig, output_dir: str, seed: int) -> TrainingArguments:
@@ -65,7 +108,6 @@ def training_arguments(config: TrainConfig, output_dir: str, seed: int) -> Train
         num_train_epochs=config.epochs,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a fraction of all steps
         weight_decay=config.weight_decay,
-        label_smoothing_factor=config.label_smoothing,
         lr_scheduler_type="linear",
         optim="adamw_torch",
         eval_strategy="epoch",
@@ -81,50 +123,65 @@ def training_arguments(config: TrainConfig, output_dir: str, seed: int) -> Train
         use_cpu=config.device == "cpu",
         report_to="none",
         disable_tqdm=False,
+        # the Trainer would drop dataset fields the model's forward does not name, the teacher's soft labels with them
+        remove_unused_columns=False,
     )
 
 
 def train(
     model_config: ModelConfig,
     train_config: TrainConfig,
-    tokenizer: DetectorTokenizer,
-    train_records: Sequence[Record],
-    val_records: Sequence[Record],
+    data: TrainingData,
     seed: int,
     callbacks: Sequence = (),
+    threshold: ThresholdChoice = choose_threshold,
+    pretrained: str | Path | None = None,
 ) -> TrainResult:
-    """Train from scratch, keep the best epoch by val ROC-AUC, and pick the F1-optimal threshold on val."""
-    model = build_model(model_config, vocab_size=tokenizer.vocab_size, seed=seed)
-    return fit(model, train_config, tokenizer, train_records, val_records, seed, callbacks)
+    """Train the detector (from the pre-trained encoder in `pretrained`, else from random weights),
+    keep the best epoch by val ROC-AUC, and choose the threshold on val with `threshold`."""
+    model = build_model(model_config, vocab_size=data.tokenizer.vocab_size, seed=seed)
+    if pretrained is not None:
+        load_pretrained_encoder(model, pretrained)
+    return fit(model, train_config, data, seed, callbacks, threshold)
 
 
 def fit(
     model: torch.nn.Module,
     train_config: TrainConfig,
-    tokenizer: DetectorTokenizer,
-    train_records: Sequence[Record],
-    val_records: Sequence[Record],
+    data: TrainingData,
     seed: int,
     callbacks: Sequence = (),
+    threshold: ThresholdChoice = choose_threshold,
 ) -> TrainResult:
-    """Train `model` as it is (fresh, or pruned and fine-tuned) with the train recipe."""
+    """Train `model` as it is (fresh, pre-trained, or pruned) with the train recipe.
+
+    `threshold(val_labels, val_p_ai)` picks the label threshold, e.g. `policy_threshold(eval_config)`.
+    """
     with tempfile.TemporaryDirectory(prefix="tinydetect-checkpoints-") as checkpoint_dir:
-        trainer = Trainer(
+        arguments = training_arguments(train_config, checkpoint_dir, seed)
+        trainer = DistillationTrainer(
             model=model,
-            args=training_arguments(train_config, checkpoint_dir, seed),
-            train_dataset=EncodedTexts(train_records, tokenizer),
-            eval_dataset=EncodedTexts(val_records, tokenizer),
+            args=arguments,
+            optimizers=(optimizer(model, train_config, arguments), None),  # the Trainer adds the warm-up schedule
+            train_dataset=EncodedTexts(data.train, data.tokenizer, data.teacher_p_ai),
+            eval_dataset=EncodedTexts(data.val, data.tokenizer),
             compute_metrics=_val_roc_auc,
             callbacks=[EarlyStoppingCallback(train_config.early_stopping_patience), *callbacks],
+            alpha=train_config.distill_alpha if data.teacher_p_ai else 0.0,
+            temperature=train_config.distill_temperature,
+            label_smoothing=train_config.label_smoothing,
         )
         trainer.train()
         best_metric = trainer.state.best_metric
         epochs_run = trainer.state.epoch
-    val_logits = predict_logits(trainer.model, tokenizer, [record.text for record in val_records])
-    val_labels = np.array([record.label_int for record in val_records])
-    threshold = choose_threshold(val_labels, probability_ai(val_logits))
-    detector = Detector(model=trainer.model, tokenizer=tokenizer, threshold=threshold)
-    return TrainResult(detector=detector, best_val_roc_auc=float(best_metric), epochs_run=float(epochs_run))
+    val_logits = predict_logits(trainer.model, data.tokenizer, [record.text for record in data.val])
+    val_labels = np.array([record.label_int for record in data.val])
+    val_p_ai = probability_ai(val_logits)
+    detector = Detector(model=trainer.model, tokenizer=data.tokenizer, threshold=threshold(val_labels, val_p_ai))
+    val_called_ai = val_p_ai > detector.threshold
+    return TrainResult(detector=detector, best_val_roc_auc=float(best_metric), epochs_run=float(epochs_run),
+                       val_false_positive_rate=float(val_called_ai[val_labels == 0].mean()),
+                       val_true_positive_rate=float(val_called_ai[val_labels == 1].mean()))
 
 
 _VOLATILE_ARGS = {"output_dir", "logging_dir", "run_name"}  # temporary paths: differ on every run

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 # results of the pipeline: never copied, the copy makes its own
-GENERATED = ("data/", "models/", "metrics/", "plots/", "dvclive/", ".dvc/cache/", ".dvc/tmp/")
+GENERATED = ("data/real/", "data/synth/", "data/synth_cache/", "data/split/", "data/eval/", "models/", "metrics/", "plots/",
+             "dvclive/", ".dvc/cache/", ".dvc/tmp/")
 
 
 def copy_sources(repo_root: Path, target: Path) -> None:

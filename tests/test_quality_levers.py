@@ -1,0 +1,121 @@
+"""The quality levers: the lexical branch, MLM pre-training, distillation, and the target-FPR threshold."""
+
+import numpy as np
+import pytest
+import torch
+
+from tinydetect.core.config import ModelConfig, PretrainConfig, TokenizerConfig
+from tinydetect.core.records import parse_record
+from tinydetect.evaluation.metrics import threshold_for_fpr
+from tinydetect.export.traceable import ExportableDetector
+from tinydetect.modeling.distillation import cross_fitted_soft_labels, distillation_loss
+from tinydetect.modeling.model import DetectorModel, build_model
+from tinydetect.modeling.pretraining import load_pretrained_encoder, pretrain, unlabelled_texts
+from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
+
+from .conftest import make_human_rows, write_rows
+
+LEXICAL = ModelConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=32,
+                      lexical_buckets=997)
+TEXTS = [row["text"] for row in make_human_rows(30)]
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return DetectorTokenizer(train_sentencepiece(TEXTS, TokenizerConfig(vocab_size=500), seed=0), max_length=32)
+
+
+def test_lexical_branch_is_the_mean_of_its_ngram_logits(tokenizer):
+    model = build_model(LEXICAL, tokenizer.vocab_size, seed=0).eval()
+    torch.nn.init.normal_(model.lexical.unigrams.weight)
+    torch.nn.init.normal_(model.lexical.bigrams.weight)
+    ids = torch.tensor([[2, 10, 11, 3, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0]])
+    pairs = [(2, 10), (10, 11), (11, 3)]  # padding makes no pair
+    vectors = [model.lexical.unigrams.weight[i] for i in (2, 10, 11, 3)]
+    vectors += [model.lexical.bigrams.weight[(a * tokenizer.vocab_size + b) % 997] for a, b in pairs]
+    expected = torch.stack(vectors).mean(0)
+    torch.testing.assert_close(model.lexical(ids, mask)[0], expected)
+
+
+def test_lexical_branch_starts_silent_and_adds_to_berts_logits(tokenizer, tmp_path):
+    model = build_model(LEXICAL, tokenizer.vocab_size, seed=0).eval()
+    encoded = {name: torch.from_numpy(array) for name, array in tokenizer(TEXTS[:4]).items()}
+    assert torch.count_nonzero(model.lexical(encoded["input_ids"], encoded["attention_mask"])) == 0
+    torch.nn.init.normal_(model.lexical.bigrams.weight)
+    with torch.no_grad():
+        full = model(**encoded).logits
+        traced = ExportableDetector(model)(encoded["input_ids"], encoded["attention_mask"])
+    torch.testing.assert_close(full, traced)
+    model.save_pretrained(tmp_path)
+    with torch.no_grad():
+        torch.testing.assert_close(DetectorModel.from_pretrained(tmp_path).eval()(**encoded).logits, full)
+
+
+def test_pretraining_lowers_the_masked_token_loss_and_its_encoder_loads(tokenizer, tmp_path):
+    config = PretrainConfig(epochs=6, batch_size=8, learning_rate=3e-3)
+    untrained = pretrain(LEXICAL, config.model_copy(update={"epochs": 0}), tokenizer, TEXTS * 4, TEXTS[:8], seed=0)
+    trained = pretrain(LEXICAL, config, tokenizer, TEXTS * 4, TEXTS[:8], seed=0)
+    assert untrained.eval_loss is None and trained.eval_loss < np.log(tokenizer.vocab_size)  # below a uniform guess
+    trained.model.save_pretrained(tmp_path)
+    detector = build_model(LEXICAL, tokenizer.vocab_size, seed=1)
+    load_pretrained_encoder(detector, tmp_path)
+    torch.testing.assert_close(detector.bert.encoder.layer[0].output.dense.weight,
+                               trained.model.bert.encoder.layer[0].output.dense.weight)
+
+
+def test_unlabelled_texts_read_paragraphs_and_jsonl(tmp_path):
+    (tmp_path / "notes.txt").write_text("First paragraph,\nstill first.\n\nSecond one.\n", encoding="utf-8")
+    write_rows(tmp_path / "more.jsonl", [{"text": "From JSON Lines.", "label": "HUMAN"}, {"text": "No label needed.", "label": "AI"}])
+    texts, files = unlabelled_texts(tmp_path)
+    assert sorted(texts) == ["First paragraph,\nstill first.", "From JSON Lines.", "No label needed.", "Second one."]
+    assert len(files) == 2 and unlabelled_texts(tmp_path / "absent") == ([], [])
+
+
+def test_cross_fitted_soft_labels_come_from_teachers_that_never_saw_the_text():
+    rows = [{"id": f"t{i}", "text": f"{'Indeed, ' if i % 2 else 'lol '}text {i}", "label": "AI" if i % 2 else "HUMAN"}
+            for i in range(40)]
+    records = [parse_record(row, row["id"]) for row in rows]
+    soft = cross_fitted_soft_labels(records, max_features=1000, seed=0)
+    assert soft.shape == (40,) and not np.isnan(soft).any()
+    labels = np.array([r.label_int for r in records])
+    assert soft[labels == 1].mean() > soft[labels == 0].mean()  # the pattern generalises across folds
+
+
+def test_distillation_loss_mixes_soft_and_hard_and_falls_back_to_hard():
+    logits = torch.tensor([[0.0, 2.0], [1.0, -1.0]])
+    labels = torch.tensor([1, 0])
+    hard = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)
+    torch.testing.assert_close(distillation_loss(logits, labels, None, 0.5, 2.0, 0.1), hard)
+    torch.testing.assert_close(distillation_loss(logits, labels, torch.tensor([float("nan")] * 2), 0.5, 2.0, 0.1), hard)
+    agreeing = distillation_loss(logits, labels, torch.softmax(logits, -1)[:, 1], 1.0, 1.0, 0.0)
+    torch.testing.assert_close(agreeing, torch.tensor(0.0), atol=1e-6, rtol=0)  # no KL to a teacher that agrees
+    assert distillation_loss(logits, labels, torch.tensor([0.01, 0.99]), 1.0, 2.0, 0.0) > 0.5
+
+
+@pytest.mark.parametrize("target", [0.01, 0.05, 0.2])
+def test_target_fpr_threshold_labels_the_target_share_of_human_texts(target):
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 2000 + [1] * 300)
+    p_ai = np.concatenate([rng.beta(2, 5, 2000), rng.beta(5, 2, 300)])
+    threshold = threshold_for_fpr(labels, p_ai, target)
+    assert np.mean(p_ai[labels == 0] > threshold) == pytest.approx(target, abs=0.5 / 2000 + 1e-9)
+    unseen_humans = rng.beta(2, 5, 20000)  # humans it never saw: about the same rate
+    assert np.mean(unseen_humans > threshold) == pytest.approx(target, rel=0.25)
+
+
+def test_the_teachers_soft_labels_reach_the_loss(tokenizer, tmp_path):
+    """Before `remove_unused_columns=False`, the Trainer dropped the field and distillation silently did nothing."""
+    from tinydetect.core.config import TrainConfig
+    from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer
+    from tinydetect.modeling.training import EncodedTexts, training_arguments
+
+    records = [parse_record({"id": f"r{i}", "text": text, "label": "AI" if i % 2 else "HUMAN"}, "") for i, text in
+               enumerate(TEXTS[:8])]
+    model = build_model(LEXICAL, tokenizer.vocab_size, seed=0)
+    dataset = EncodedTexts(records, tokenizer, {record.id: 0.25 for record in records})
+    trainer = DistillationTrainer(model=model, args=training_arguments(TrainConfig(batch_size=4), str(tmp_path), 0),
+                                  train_dataset=dataset, eval_dataset=dataset, alpha=0.5, temperature=2.0,
+                                  label_smoothing=0.0)
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert batch[TEACHER_FIELD].tolist() == [0.25] * 4
