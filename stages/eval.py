@@ -71,7 +71,7 @@ def main() -> None:
     baseline = train_baseline(train_records, config.baseline_max_features, seed)
     baseline_val_p = baseline_probability_ai(baseline, val_records)
     baseline_threshold = choose_threshold_by(config.threshold_policy, np.array([r.label_int for r in val_records]),
-                                             baseline_val_p, config.target_fpr)
+                                             baseline_val_p, config.target_fpr, [r.domain for r in val_records])
     scores["baseline"] = (baseline_probability_ai(baseline, test_records), baseline_threshold)
     metrics["baseline"] = quality(test_labels, *scores["baseline"])
     detector_p, detector_threshold = scores["detector"]

@@ -54,7 +54,7 @@ def test_model_card_states_data_model_metrics_and_limits():
                      "| detector | 5.000 | 0.900 |", "| generator | gpt-4o | 1 |",
                      "Generators seen in training: gemini-2.5-flash, gpt-4o", "threshold on P(AI)",
                      "pre-trained from scratch by masked-language modelling for 3 epochs on 1,200 unlabelled texts",
-                     "soft labels of a `tfidf` teacher", "at most about 1 in 100 human texts gets it",
+                     "soft labels of a `tfidf` teacher", "about 1 in 100 human texts (of each kind) gets it",
                      "On other kinds of text"):
         assert expected in card, expected
 

@@ -62,3 +62,15 @@ def test_fractions_are_honoured_within_the_stated_tolerance(val_fraction, test_f
 def test_fractions_that_leave_nothing_to_train_on_are_refused():
     with pytest.raises(SplitError, match="leave nothing to train on"):
         fold_counts(SplitConfig(val_fraction=0.49, test_fraction=0.49), 20)
+
+
+def test_a_label_in_few_large_groups_still_reaches_val_and_test():
+    """KatFish: AI essays in 6 topic groups beside 1,000 single human reviews left val with no AI text."""
+    humans = [parse_record({"id": f"h{i}", "text": f"review {i}", "label": "HUMAN"}, "") for i in range(400)]
+    essays = [parse_record({"id": f"e{t}-{i}", "text": f"essay {t} {i}", "label": "AI" if i % 4 else "HUMAN",
+                            "group": f"topic{t}"}, "") for t in range(6) for i in range(40)]
+    splits = split_records(humans + essays, SplitConfig(), seed=0)
+    for name in ("train", "val", "test"):
+        assert {record.label for record in splits[name]} == {"HUMAN", "AI"}, name
+    topics = {name: {r.group for r in records if r.group.startswith("topic")} for name, records in splits.items()}
+    assert not topics["train"] & topics["val"] and not topics["train"] & topics["test"] and not topics["val"] & topics["test"]

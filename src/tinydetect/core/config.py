@@ -148,7 +148,7 @@ class TrainConfig(_Section):
     epochs: int = Field(20, ge=1)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
-    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="0.1 caps P(AI) near 0.95 and crowds the low-FPR threshold")
     teacher: Literal["none", "tfidf"] = Field(
         "none", description="distil from a teacher's soft labels: tfidf, the character n-gram model, cross-fitted"
     )

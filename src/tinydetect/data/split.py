@@ -75,9 +75,34 @@ def split_records(records: Sequence[Record], config: SplitConfig, seed: int) -> 
                          "val and test: add data")
     test_folds, val_folds = fold_counts(config, folds)
     fold_of = _fold_of_each_record(ordered, folds, seed)
-    split_of = np.where(fold_of < test_folds, 2, np.where(fold_of < test_folds + val_folds, 1, 0))
+    labels = np.array([record.label_int for record in ordered])
+    test, val = assign_folds(fold_of, labels, folds, test_folds, val_folds)
+    split_of = np.where(np.isin(fold_of, test), 2, np.where(np.isin(fold_of, val), 1, 0))
     return {name: [record for record, split in zip(ordered, split_of, strict=True) if split == index]
             for index, name in enumerate(SPLITS)}
+
+
+def assign_folds(fold_of: np.ndarray, labels: np.ndarray, folds: int, test_folds: int,
+                 val_folds: int) -> tuple[list[int], list[int]]:
+    """Test takes the first `test_folds` folds, val the next `val_folds`, each with both labels.
+
+    When one label comes in a few large groups (AI essays grouped by topic), stratification
+    cannot put it in every fold: a split whose folds miss it takes, in exchange for its last
+    fold, the first fold of train that has both labels.
+
+    >>> assign_folds(np.array([0, 0, 1, 2, 2, 3]), np.array([0, 1, 0, 0, 1, 0]), 4, 1, 1)
+    ([0], [2])
+    """
+    has_both = [len(np.unique(labels[fold_of == fold])) == 2 for fold in range(folds)]
+    test, val = list(range(test_folds)), list(range(test_folds, test_folds + val_folds))
+    spare = [fold for fold in range(test_folds + val_folds, folds) if has_both[fold]]
+    for chosen in (test, val):
+        if not any(has_both[fold] for fold in chosen):
+            if not spare:
+                raise SplitError("cannot give val and test texts of both labels: one label sits in too few groups "
+                                 f"({sum(has_both)} of {folds} folds have both); add groups of that label")
+            chosen[-1] = spare.pop(0)
+    return test, val
 
 
 def split_summary(splits: dict[str, list[Record]]) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_curve, roc_auc_score, roc_curve
 
@@ -60,10 +62,30 @@ def threshold_for_fpr(labels: np.ndarray, p_ai: np.ndarray, target_fpr: float) -
     return float(np.quantile(p_ai[labels == 0], 1.0 - target_fpr))
 
 
-def choose_threshold_by(policy: str, labels: np.ndarray, p_ai: np.ndarray, target_fpr: float) -> float:
-    """`target_fpr`: at most that share of val's human texts labelled AI; `f1`: the F1-optimal cut."""
+def threshold_for_fpr_in_every_domain(labels: np.ndarray, p_ai: np.ndarray, target_fpr: float,
+                                      domains: Sequence[str | None]) -> float:
+    """The highest of the per-domain `threshold_for_fpr` cuts: about `target_fpr` of the human texts of *every*
+    domain labelled AI, not just of the mix.
+
+    A mix dominated by easy human texts (short reviews) sets a cut that harder ones (essays)
+    exceed far more often: measured on KatFish + NSMC, 10.6% of the human test texts were labelled
+    AI at the mix's cut, essays nearly all of them.
+
+    >>> labels, p_ai = np.array([0, 0, 0, 0, 1]), np.array([0.1, 0.2, 0.7, 0.8, 0.9])
+    >>> threshold_for_fpr_in_every_domain(labels, p_ai, 0.0, ["review", "review", "essay", "essay", "essay"])
+    0.8
+    """
+    domains = np.array([str(domain) for domain in domains])
+    human_domains = np.unique(domains[labels == 0])
+    return max(threshold_for_fpr(labels[domains == domain], p_ai[domains == domain], target_fpr)
+               for domain in human_domains)
+
+
+def choose_threshold_by(policy: str, labels: np.ndarray, p_ai: np.ndarray, target_fpr: float,
+                        domains: Sequence[str | None] | None = None) -> float:
+    """`target_fpr`: about that share of val's human texts of every domain labelled AI; `f1`: the F1-optimal cut."""
     if policy == "target_fpr":
-        return threshold_for_fpr(labels, p_ai, target_fpr)
+        return threshold_for_fpr_in_every_domain(labels, p_ai, target_fpr, domains or [None] * len(labels))
     return choose_threshold(labels, p_ai)
 
 

@@ -54,10 +54,10 @@ def training_sentence(training: dict) -> str:
 def threshold_sentence(threshold: float, policy: dict) -> str:
     if policy.get("threshold_policy") == "target_fpr":
         rate = policy["target_fpr"]
-        return (f"Decision threshold on P(AI): {threshold:.4f}, chosen so that at most {rate:.0%} of val's human texts "
-                f"are labelled AI. A label AI means: on data like the training data, at most about 1 in "
-                f"{round(1 / rate) if rate else 'every'} human texts gets it. On other kinds of text (other topics, "
-                "registers, generators) the rate is higher: measure it before relying on it.")
+        return (f"Decision threshold on P(AI): {threshold:.4f}, the {1 - rate:.0%} quantile of val's human scores in "
+                f"every domain. A label AI means: on data like the training data, about 1 in "
+                f"{round(1 / rate) if rate else 'every'} human texts (of each kind) gets it. On other kinds of text "
+                "(other topics, registers, generators) the rate is higher: measure it before relying on it.")
     return f"Decision threshold on P(AI), chosen for the best F1 on val: {threshold:.4f}."
 
 

@@ -29,7 +29,11 @@ from tinydetect.modeling.model import Detector, build_model, predict_logits
 from tinydetect.modeling.pretraining import load_pretrained_encoder
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
-ThresholdChoice = Callable[[np.ndarray, np.ndarray], float]
+ThresholdChoice = Callable[..., float]  # (val labels, val P(AI), domains=...) -> threshold
+
+
+def choose_threshold_by_f1(labels: np.ndarray, p_ai: np.ndarray, domains=None) -> float:
+    return choose_threshold(labels, p_ai)
 
 
 def policy_threshold(config: EvalConfig) -> ThresholdChoice:
@@ -134,7 +138,7 @@ def train(
     data: TrainingData,
     seed: int,
     callbacks: Sequence = (),
-    threshold: ThresholdChoice = choose_threshold,
+    threshold: ThresholdChoice = choose_threshold_by_f1,
     pretrained: str | Path | None = None,
 ) -> TrainResult:
     """Train the detector (from the pre-trained encoder in `pretrained`, else from random weights),
@@ -151,11 +155,11 @@ def fit(
     data: TrainingData,
     seed: int,
     callbacks: Sequence = (),
-    threshold: ThresholdChoice = choose_threshold,
+    threshold: ThresholdChoice = choose_threshold_by_f1,
 ) -> TrainResult:
     """Train `model` as it is (fresh, pre-trained, or pruned) with the train recipe.
 
-    `threshold(val_labels, val_p_ai)` picks the label threshold, e.g. `policy_threshold(eval_config)`.
+    `threshold(val_labels, val_p_ai, domains=...)` picks the label threshold, e.g. `policy_threshold(eval_config)`.
     """
     with tempfile.TemporaryDirectory(prefix="tinydetect-checkpoints-") as checkpoint_dir:
         arguments = training_arguments(train_config, checkpoint_dir, seed)
@@ -177,7 +181,7 @@ def fit(
     val_logits = predict_logits(trainer.model, data.tokenizer, [record.text for record in data.val])
     val_labels = np.array([record.label_int for record in data.val])
     val_p_ai = probability_ai(val_logits)
-    detector = Detector(model=trainer.model, tokenizer=data.tokenizer, threshold=threshold(val_labels, val_p_ai))
+    detector = Detector(model=trainer.model, tokenizer=data.tokenizer, threshold=threshold(val_labels, val_p_ai, domains=[record.domain for record in data.val]))
     val_called_ai = val_p_ai > detector.threshold
     return TrainResult(detector=detector, best_val_roc_auc=float(best_metric), epochs_run=float(epochs_run),
                        val_false_positive_rate=float(val_called_ai[val_labels == 0].mean()),
