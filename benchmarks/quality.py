@@ -28,10 +28,14 @@ import time
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from benchmarks import REPO_ROOT, SHARED_DATA
 from tinydetect.core.files import read_lines, write_json
+from tinydetect.core.records import LABELS, load_file
+from tinydetect.evaluation.metrics import choose_threshold, probability_ai, quality
+from tinydetect.modeling.model import Detector
 from tinydetect.testing.workspace import copy_sources, python_env
 
 DATASETS = {
@@ -87,6 +91,20 @@ def run_pipeline(workdir: Path) -> float:
     return (time.perf_counter() - started) / 60
 
 
+def at_f1_threshold(workdir: Path) -> dict:
+    """The detector's test metrics at the F1-optimal cut chosen on val (the original design's metrics).
+
+    The pipeline ships the target-FPR threshold; accuracy and F1 at that strict cut are not what
+    the design's "accuracy and F1 above 88%" measured, so the benchmark scores both cuts.
+    """
+    detector = Detector.load(workdir / "models/detector")
+    val, test = (load_file(workdir / f"data/split/{part}.jsonl") for part in ("val", "test"))
+    val_p = probability_ai(detector.logits([record.text for record in val]))
+    cut = choose_threshold(np.array([LABELS.index(record.label) for record in val]), val_p)
+    test_p = probability_ai(detector.logits([record.text for record in test]))
+    return quality(np.array([LABELS.index(record.label) for record in test]), test_p, cut)
+
+
 def summary(workdir: Path) -> dict:
     """The run's metrics, the human-review false-positive share, and the shipped threshold's recall gap."""
     metrics = json.loads((workdir / "metrics/eval.json").read_text())
@@ -102,6 +120,7 @@ def summary(workdir: Path) -> dict:
         # at the shipped threshold: recall against the best recall the ROC curve allows at 1% FPR
         "shipped_tpr": round(1 - detector["false_negative_rate"], 6),
         "shipped_fpr": round(detector["false_positive_rate"], 6),
+        "detector_at_f1_threshold": at_f1_threshold(workdir),
     }
     reviews = slices.get("domain", {}).get(NSMC_DOMAIN)
     if reviews:
@@ -130,6 +149,9 @@ def print_table(data: str, result: dict) -> None:
     if "nsmc_human_labelled_ai" in result:
         print(f"human NSMC reviews labelled AI: {result['nsmc_human_labelled_ai']:.1%} of {result['nsmc_human_reviews']}")
     print(f"shipped threshold: TPR {result['shipped_tpr']:.3f}, FPR {result['shipped_fpr']:.3f}")
+    f1_cut = result["detector_at_f1_threshold"]
+    print(f"detector at the F1-optimal val threshold {f1_cut['threshold']:.3f}: F1 {f1_cut['f1']:.3f}, "
+          f"accuracy {f1_cut['accuracy']:.3f}, FPR {f1_cut['false_positive_rate']:.3f}")
 
 
 def main() -> None:
