@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,10 +16,15 @@ import pytest
 import yaml
 
 from tinydetect.cli.predict import score_to
-from tinydetect.core.config import ModelConfig, TokenizerConfig
+from tinydetect.core.config import ModelConfig, SynthConfig, TokenizerConfig
+from tinydetect.core.files import write_jsonl
+from tinydetect.core.records import load_file, parse_record
 from tinydetect.export.onnx import export
 from tinydetect.modeling.model import Detector, build_model
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
+from tinydetect.synth.backends import Reply, make_backend
+from tinydetect.synth.calls import RequestCache
+from tinydetect.synth.generation import synthesize
 from tinydetect.testing.llm_server import LocalLLMServer, ServerState
 
 from .conftest import REPO_ROOT, make_human_rows, write_rows
@@ -260,3 +266,41 @@ def test_data_with_no_human_texts_says_so(tmp_path):
                             text=True, timeout=120)
     assert result.returncode == 2
     assert "data/real has no HUMAN texts for synth to rewrite (5 texts, all labelled AI)" in result.stderr
+
+
+@pytest.mark.parametrize("character", ["\u2028", "\u2029", "\u0085"])
+def test_a_paid_reply_holding_a_unicode_line_break_is_read_back_from_the_cache(tmp_path, character):
+    """The cache reader split on U+2028 too: a reply holding one read as a corrupt middle line (paid work lost)."""
+    path = tmp_path / "requests.jsonl"
+    cache = RequestCache(path)
+    cache.put("first", Reply(text=f"one{character}two", finish="stop"), {})
+    cache.put("second", Reply(text="three", finish="stop"), {})
+    assert character in path.read_text(encoding="utf-8")  # written raw, as json.dumps(ensure_ascii=False) does
+    assert RequestCache(path).get("first").text == f"one{character}two"
+    cache.compact()
+    assert RequestCache(path).get("second").text == "three"
+
+
+@pytest.mark.parametrize("character", ["\u2028", "\u2029", "\u0085"])
+def test_the_pipelines_own_split_files_read_back(tmp_path, character):
+    """split wrote a user's escaped \\u2028 raw, and the tokenizer stage then rejected data/split/train.jsonl."""
+    records = [parse_record({"text": f"line{character}same text", "label": "HUMAN"}, default_id="a:1"),
+               parse_record({"text": "plain", "label": "AI"}, default_id="a:2")]
+    path = tmp_path / "train.jsonl"
+    write_jsonl(path, (record.to_row() for record in records))  # what stages/split.py writes
+    assert [record.text for record in load_file(path)] == [record.text for record in records]
+
+
+def test_the_offline_backend_ignores_the_network_backends_rate_limits(human_records):
+    """Offline generation was paced at the hosted API's 1,000 requests/min (200k texts: 3 h 20 min)."""
+    config = SynthConfig(multiplier=2, gemini={"requests_per_minute": 1}, openai_compatible={"requests_per_minute": 1})
+    assert config.server is None
+    finished = threading.Event()
+
+    def generate():
+        synthesize(human_records, config, make_backend(config, human_records), seed=0)
+        finished.set()
+
+    threading.Thread(target=generate, daemon=True).start()
+    # paced at 1 request/min, 2 x len(human_records) requests would take that many minutes
+    assert finished.wait(timeout=120), "offline synth was paced by a network backend's rate limit"
