@@ -57,7 +57,7 @@ def export_one(variant: Variant, source: Detector, block_size: int, calibration:
     model, _ = coreml_export.with_package_weights(source.model, package)
     logits = Detector(model, source.tokenizer, source.threshold).logits(val_texts)
     result = check_parity(variant.name, variant.source, source_logits, logits, source.threshold,
-                          config.max_label_disagreement, "coreml.max_label_disagreement")
+                          config.max_label_disagreement, "coreml.max_label_disagreement", config.label_margin)
     return {
         "size_mb": round(size_mb(package), 3),
         "compressed_linear_weights": compressed,

@@ -30,7 +30,7 @@ def main() -> None:
     for variant in variants:
         logits = OnnxScorer(variant.path).logits(val_texts)
         parity = check_parity(variant.name, source_name, source_logits, logits, source.threshold,
-                              config.max_label_disagreement, "quantize.max_label_disagreement")
+                              config.max_label_disagreement, "quantize.max_label_disagreement", config.label_margin)
         report[variant.name] = {"size_mb": round(model_size_mb(variant.path), 3), **parity}
         print(f"{variant.name}: {report[variant.name]}")
     write_json(f"metrics/onnx/{source_name}.json", report)

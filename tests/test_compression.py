@@ -120,11 +120,25 @@ def test_parity_failure_names_variant_and_limit():
     flipped = source.copy()
     flipped[0] = [1.0, 0.0]
     assert check_parity("x", "src", source, source, 0.5, 0.0, "quantize.max_label_disagreement")["label_agreement"] == 1.0
-    with pytest.raises(UserError, match=r"x disagrees with src on 25.0% of val labels \(limit 1.0%, quantize.max"):
+    with pytest.raises(UserError, match=r"x disagrees with src on 25.0% of the val labels \(limit 1.0%, quantize.max"):
         check_parity("x", "src", source, flipped, 0.5, 0.01, "quantize.max_label_disagreement")
     # a Core ML package names the Core ML limit, not the quantize one (it named quantize's before)
     with pytest.raises(UserError, match=r"\(limit 2.0%, coreml.max_label_disagreement in params.yaml\)"):
         check_parity("coreml_int4", "detector", source, flipped, 0.5, 0.02, "coreml.max_label_disagreement")
+
+
+def test_parity_does_not_count_flips_of_texts_on_the_fence():
+    """A 1%-FPR cut can sit where val scores crowd: texts right at it flip under any rounding of the weights."""
+    threshold = 0.9  # logit margin 2.197
+    cut = np.log(9.0)
+    source = np.array([[0.0, cut + 0.05], [0.0, cut - 0.05], [0.0, cut + 3.0], [0.0, cut - 3.0]])
+    nudged = source + np.array([[0.0, -0.1], [0.0, 0.1], [0.0, 0.0], [0.0, 0.0]])  # both fence-sitters cross
+    result = check_parity("x", "src", source, nudged, threshold, 0.0, "quantize.max_label_disagreement", margin=0.25)
+    assert result["label_agreement"] == 0.5 and result["decided_label_agreement"] == 1.0
+    flipped = nudged.copy()
+    flipped[2] = [0.0, cut - 1.0]  # a text the source was sure about changes side: that is a real difference
+    with pytest.raises(UserError, match=r"on 50.0% of the val labels not within 0.25 logits of the threshold"):
+        check_parity("x", "src", source, flipped, threshold, 0.0, "quantize.max_label_disagreement", margin=0.25)
 
 
 def test_predict_cli_accepts_an_onnx_file(onnx_folder, tmp_path):

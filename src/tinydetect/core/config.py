@@ -176,6 +176,9 @@ class QuantizeConfig(_Section):
     max_label_disagreement: float = Field(
         0.02, ge=0, le=1, description="a variant whose val labels differ from its source's more often fails"
     )
+    label_margin: float = Field(
+        0.25, ge=0, description="parity ignores texts whose source logit margin is this close to the threshold's"
+    )
 
 
 class CoreMLConfig(_Section):
@@ -183,6 +186,9 @@ class CoreMLConfig(_Section):
     int4_max_block_size: int = Field(32, ge=8, description="largest INT4 block tried; the one used divides every width")
     calibration_texts: int = Field(64, ge=1, description="val texts that calibrate W8A8 activations (macOS)")
     max_label_disagreement: float = Field(0.02, ge=0, le=1, description="a package whose val labels differ more fails")
+    label_margin: float = Field(
+        0.25, ge=0, description="parity ignores texts whose source logit margin is this close to the threshold's"
+    )
 
     @model_validator(mode="after")
     def _known_kinds(self) -> CoreMLConfig:
