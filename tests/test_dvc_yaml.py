@@ -5,6 +5,7 @@ from the scripts' source (`ast`, transitively through the library), so an edit t
 a stage runs reruns that stage, and nothing else.
 """
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ def pipeline_stages():
                 "deps": {dep.def_path for dep in stage.deps if not hasattr(dep, "params")},
                 "params": {param for dep in stage.deps if hasattr(dep, "params") for param in dep.params},
                 "outs": {out.def_path for out in stage.outs},
+                "cached_outs": {out.def_path for out in stage.outs if out.use_cache},
             }
             for stage in repo.index.stages
         ]
@@ -85,3 +87,11 @@ def test_the_checker_finds_a_missing_dep(tmp_path):
     assert "src/tinydetect/core/records.py" in imported and "src/tinydetect/core/files.py" in imported
     assert not covered("src/tinydetect/core/records.py", {"src/tinydetect/core/files.py"})
     assert Path(REPO_ROOT / "src/tinydetect/__init__.py").exists() and is_docstring_only(REPO_ROOT / "src/tinydetect/__init__.py")
+
+
+@pytest.mark.parametrize("stage", STAGES, ids=lambda stage: stage["name"])
+def test_no_cached_output_is_committed_to_git(stage):
+    """DVC refuses to run a stage whose cached output git tracks ("already tracked by SCM")."""
+    tracked = subprocess.run(["git", "ls-files", "--", *sorted(stage["cached_outs"])], cwd=REPO_ROOT,
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert not tracked, f"{stage['name']}: git tracks its DVC-cached outputs {tracked}; git rm -r --cached them"
