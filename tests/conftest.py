@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tinydetect.core.config import COREML_KINDS
 from tinydetect.core.records import parse_record
 from tinydetect.testing.workspace import copy_sources, python_env
 
@@ -85,7 +86,7 @@ TINY_PARAMS = {
     # a 2-epoch model scores near its threshold, where any rounding flips labels: parity limits
     # are tested on fixed inputs in test_compression.py, here only the plumbing
     "quantize": {"max_label_disagreement": 1.0, "int4_block_size": 16},
-    "coreml": {"max_label_disagreement": 1.0, "calibration_texts": 4},
+    "coreml": {"max_label_disagreement": 1.0, "calibration_texts": 4, "variants": list(COREML_KINDS)},  # every kind
     "eval": {"latency_texts": 5},
 }
 

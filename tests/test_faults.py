@@ -5,6 +5,7 @@ Each test here reproduces a finding of the reliability audit (issue 19) that fai
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -249,10 +250,20 @@ def test_ctrl_c_stops_the_offline_backend_too(tmp_path):
     """Before: three SIGINTs did not stop a large offline run; only SIGTERM did."""
     workspace = synth_workspace(tmp_path, 60, {"backend": "offline", "target_size": 200_000})
     process = start_synth(workspace)
-    time.sleep(4)  # well into the run: 200,000 texts take minutes
+    stderr_chunks: list[str] = []
+    reader = threading.Thread(target=lambda: stderr_chunks.extend(iter(lambda: process.stderr.read(64), "")))
+    reader.start()
+    # signal once texts are being generated (the progress bar counts them), not after a fixed
+    # delay: on a loaded machine imports alone can take seconds, and a signal then hits the
+    # stage's generic handler instead of synth's
+    deadline = time.time() + 120
+    while not re.search(r"\| *[1-9][0-9]*/200000", "".join(stderr_chunks)) and time.time() < deadline:
+        time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     signalled_at = time.time()
-    _, stderr = process.communicate(timeout=30)
+    process.wait(timeout=30)
+    reader.join(timeout=10)
+    stderr = "".join(stderr_chunks)
     assert process.returncode == 130, stderr
     assert time.time() - signalled_at < 10
     assert "synth interrupted by SIGINT" in stderr
