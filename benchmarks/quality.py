@@ -167,11 +167,12 @@ def main() -> None:
         return
     workdir = args.keep or Path(tempfile.mkdtemp(prefix=f"tinydetect-quality-{args.data}-"))
     workdir.mkdir(parents=True, exist_ok=True)
+    source_commit = commit()  # what is copied now is what runs, whatever the tree holds when the run ends
     copy_sources(REPO_ROOT, workdir)
     texts = write_user_data(args.data, workdir / "data/real")
     params = apply_overrides(workdir / "params.yaml", args.set)
     minutes = run_pipeline(workdir)
-    result = {"data": args.data, "texts": texts, "minutes": round(minutes, 2), "commit": commit(),
+    result = {"data": args.data, "texts": texts, "minutes": round(minutes, 2), "commit": source_commit,
               "date": date.today().isoformat(), "overrides": args.set, "params": params, **summary(workdir)}
     write_json(args.out or REPO_ROOT / f"benchmarks/results/quality_{args.data}.json", result)
     print_table(args.data, result)
