@@ -33,7 +33,7 @@ import yaml
 
 from benchmarks import REPO_ROOT, SHARED_DATA
 from tinydetect.core.files import read_lines, write_json
-from tinydetect.core.records import LABELS, load_file
+from tinydetect.core.records import load_file
 from tinydetect.evaluation.metrics import choose_threshold, probability_ai, quality
 from tinydetect.modeling.model import Detector
 from tinydetect.testing.workspace import copy_sources, python_env
@@ -100,9 +100,9 @@ def at_f1_threshold(workdir: Path) -> dict:
     detector = Detector.load(workdir / "models/detector")
     val, test = (load_file(workdir / f"data/split/{part}.jsonl") for part in ("val", "test"))
     val_p = probability_ai(detector.logits([record.text for record in val]))
-    cut = choose_threshold(np.array([LABELS.index(record.label) for record in val]), val_p)
+    cut = choose_threshold(np.array([record.label_int for record in val]), val_p)
     test_p = probability_ai(detector.logits([record.text for record in test]))
-    return quality(np.array([LABELS.index(record.label) for record in test]), test_p, cut)
+    return quality(np.array([record.label_int for record in test]), test_p, cut)
 
 
 def summary(workdir: Path) -> dict:

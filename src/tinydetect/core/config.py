@@ -171,8 +171,9 @@ class PruneConfig(_Section):
     finetune_epochs: int = Field(4, ge=0, description="epochs of the train recipe after pruning")
 
 
-class QuantizeConfig(_Section):
-    int4_block_size: int = Field(32, ge=8, description="weights per INT4 scale (ONNX MatMulNBits)")
+class _ParityLimits(_Section):
+    """How far a quantized or exported variant may drift from its source (evaluation.parity)."""
+
     max_label_disagreement: float = Field(
         0.02, ge=0, le=1, description="a variant whose val labels differ from its source's more often fails"
     )
@@ -181,14 +182,14 @@ class QuantizeConfig(_Section):
     )
 
 
-class CoreMLConfig(_Section):
+class QuantizeConfig(_ParityLimits):
+    int4_block_size: int = Field(32, ge=8, description="weights per INT4 scale (ONNX MatMulNBits)")
+
+
+class CoreMLConfig(_ParityLimits):
     variants: list[str] | None = Field(None, description="kinds of package to build; None: every kind in the registry")
     int4_max_block_size: int = Field(32, ge=8, description="largest INT4 block tried; the one used divides every width")
     calibration_texts: int = Field(64, ge=1, description="val texts that calibrate W8A8 activations (macOS)")
-    max_label_disagreement: float = Field(0.02, ge=0, le=1, description="a package whose val labels differ more fails")
-    label_margin: float = Field(
-        0.25, ge=0, description="parity ignores texts whose source logit margin is this close to the threshold's"
-    )
 
     @model_validator(mode="after")
     def _known_kinds(self) -> CoreMLConfig:

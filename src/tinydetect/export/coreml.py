@@ -54,9 +54,7 @@ MACOS_ONLY = {"w8a8": "activation calibration runs MLModel.predict, which coreml
 _EVERY_WEIGHT = 1  # coremltools skips weights under 2,048 elements by default (the classifier)
 _SUFFIX = re.compile(r"(_to_fp16)?(_quantized|_palettized)?$")
 _LEXICAL_TABLES = "detector_lexical_"  # the lexical branch's n-gram tables, as the converter names them
-
-
-_GROUP = 16  # output channels sharing one palette
+_GROUP = 16  # output channels sharing one palette (palettized4)
 
 
 def _const_shapes(model: ct.models.MLModel) -> dict[str, tuple]:

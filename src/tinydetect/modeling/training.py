@@ -23,17 +23,14 @@ from transformers.trainer_utils import EvalPrediction
 
 from tinydetect.core.config import EvalConfig, ModelConfig, TrainConfig
 from tinydetect.core.records import Record
-from tinydetect.evaluation.metrics import choose_threshold, choose_threshold_by, probability_ai
+from tinydetect.evaluation.metrics import choose_threshold_by, probability_ai
 from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer
 from tinydetect.modeling.model import Detector, build_model, predict_logits
 from tinydetect.modeling.pretraining import load_pretrained_encoder
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
 ThresholdChoice = Callable[..., float]  # (val labels, val P(AI), domains=...) -> threshold
-
-
-def choose_threshold_by_f1(labels: np.ndarray, p_ai: np.ndarray, domains=None) -> float:
-    return choose_threshold(labels, p_ai)
+F1_THRESHOLD: ThresholdChoice = partial(choose_threshold_by, "f1", target_fpr=0.0)  # target_fpr unused by "f1"
 
 
 def policy_threshold(config: EvalConfig) -> ThresholdChoice:
@@ -138,7 +135,7 @@ def train(
     data: TrainingData,
     seed: int,
     callbacks: Sequence = (),
-    threshold: ThresholdChoice = choose_threshold_by_f1,
+    threshold: ThresholdChoice = F1_THRESHOLD,
     pretrained: str | Path | None = None,
 ) -> TrainResult:
     """Train the detector (from the pre-trained encoder in `pretrained`, else from random weights),
@@ -155,7 +152,7 @@ def fit(
     data: TrainingData,
     seed: int,
     callbacks: Sequence = (),
-    threshold: ThresholdChoice = choose_threshold_by_f1,
+    threshold: ThresholdChoice = F1_THRESHOLD,
 ) -> TrainResult:
     """Train `model` as it is (fresh, pre-trained, or pruned) with the train recipe.
 
@@ -181,7 +178,8 @@ def fit(
     val_logits = predict_logits(trainer.model, data.tokenizer, [record.text for record in data.val])
     val_labels = np.array([record.label_int for record in data.val])
     val_p_ai = probability_ai(val_logits)
-    detector = Detector(model=trainer.model, tokenizer=data.tokenizer, threshold=threshold(val_labels, val_p_ai, domains=[record.domain for record in data.val]))
+    cut = threshold(val_labels, val_p_ai, domains=[record.domain for record in data.val])
+    detector = Detector(model=trainer.model, tokenizer=data.tokenizer, threshold=cut)
     val_called_ai = val_p_ai > detector.threshold
     return TrainResult(detector=detector, best_val_roc_auc=float(best_metric), epochs_run=float(epochs_run),
                        val_false_positive_rate=float(val_called_ai[val_labels == 0].mean()),

@@ -2,8 +2,8 @@
 
 Tests and the throughput benchmark point the real SDKs (`google-genai`, `openai`) at it
 through their base-URL options, so the whole client path runs: HTTP, JSON, status codes,
-headers. Given real pairs (`load_rewrites("../shared/data/gemini_rewrite_pairs_en.jsonl")`),
-it answers a prompt that contains a source text with that text's real Gemini-1.5-Pro
+headers. Given real (source, rewrite) pairs (`load_rewrites(path)`; the tests and benchmarks pass
+their data file), it answers a prompt that contains a source text with that text's real Gemini-1.5-Pro
 rewrite, and any other prompt with the prompt's own text behind a chatty preamble (in the
 prompt's language, so Korean prompts get Korean replies).
 
@@ -13,7 +13,7 @@ the client's timeout), `cut` (closes the connection without a reply), `malformed
 with a body that is not JSON), `safety` (a block instead of text). `state.latency_s` delays
 every reply. `state.received` records every request (path, API key header, prompt).
 
-    python -m tinydetect.testing.llm_server --port 8765 --pairs ../shared/data/gemini_rewrite_pairs_en.jsonl
+    python -m tinydetect.testing.llm_server --port 8765 --pairs PATH/gemini_rewrite_pairs_en.jsonl
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 def load_rewrites(path: str | Path) -> dict[str, str]:
-    """Source text -> its real Gemini rewrite; empty when the file is absent (no ../shared beside the repo)."""
+    """Source text -> its real Gemini rewrite; empty when the file is absent."""
     path = Path(path)
     if not path.exists():
         return {}
