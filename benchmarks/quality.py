@@ -11,7 +11,8 @@ Copies the repo to a temporary folder, writes labelled data from ../shared/data 
 - `--data both`: one bilingual model on all of it, with per-language rows.
 
 Writes `benchmarks/results/quality_<data>.json` (with the params, the commit and the date) unless
-`--out` says otherwise.
+`--out` says otherwise, and beside it `scores_<data>.jsonl`: the detector's P(AI) for every val and
+test text, from which `benchmarks.thresholds` compares threshold policies.
 
     python -m benchmarks.quality --data l2r [--set model.lexical_buckets=0 ...] [--keep DIR]
 """
@@ -32,7 +33,7 @@ import numpy as np
 import yaml
 
 from benchmarks import REPO_ROOT, SHARED_DATA
-from tinydetect.core.files import read_lines, write_json
+from tinydetect.core.files import read_lines, write_json, write_jsonl
 from tinydetect.core.records import load_file
 from tinydetect.evaluation.metrics import choose_threshold, probability_ai, quality
 from tinydetect.modeling.model import Detector
@@ -91,21 +92,35 @@ def run_pipeline(workdir: Path) -> float:
     return (time.perf_counter() - started) / 60
 
 
-def at_f1_threshold(workdir: Path) -> dict:
+def detector_scores(workdir: Path) -> dict[str, list[dict]]:
+    """The detector's P(AI) for every val and test text, with its label, domain and language.
+
+    Saved beside the results (`scores_<data>.jsonl`) so threshold policies can be compared on
+    them afterwards (`python -m benchmarks.thresholds`) without training again.
+    """
+    detector = Detector.load(workdir / "models/detector")
+    scores = {}
+    for part in ("val", "test"):
+        records = load_file(workdir / f"data/split/{part}.jsonl")
+        p_ai = probability_ai(detector.logits([record.text for record in records]))
+        scores[part] = [{"split": part, "id": record.id, "label": record.label_int, "domain": record.domain,
+                         "lang": record.lang, "p_ai": round(float(p), 7)} for record, p in zip(records, p_ai, strict=True)]
+    return scores
+
+
+def at_f1_threshold(scores: dict[str, list[dict]]) -> dict:
     """The detector's test metrics at the F1-optimal cut chosen on val (the original design's metrics).
 
     The pipeline ships the target-FPR threshold; accuracy and F1 at that strict cut are not what
     the design's "accuracy and F1 above 88%" measured, so the benchmark scores both cuts.
     """
-    detector = Detector.load(workdir / "models/detector")
-    val, test = (load_file(workdir / f"data/split/{part}.jsonl") for part in ("val", "test"))
-    val_p = probability_ai(detector.logits([record.text for record in val]))
-    cut = choose_threshold(np.array([record.label_int for record in val]), val_p)
-    test_p = probability_ai(detector.logits([record.text for record in test]))
-    return quality(np.array([record.label_int for record in test]), test_p, cut)
+    (val_labels, val_p), (test_labels, test_p) = (
+        (np.array([row["label"] for row in scores[part]]), np.array([row["p_ai"] for row in scores[part]]))
+        for part in ("val", "test"))
+    return quality(test_labels, test_p, choose_threshold(val_labels, val_p))
 
 
-def summary(workdir: Path) -> dict:
+def summary(workdir: Path, scores: dict[str, list[dict]]) -> dict:
     """The run's metrics, the human-review false-positive share, and the shipped threshold's recall gap."""
     metrics = json.loads((workdir / "metrics/eval.json").read_text())
     slices = json.loads((workdir / "metrics/slices.json").read_text())["detector"]
@@ -120,7 +135,7 @@ def summary(workdir: Path) -> dict:
         # at the shipped threshold: recall against the best recall the ROC curve allows at 1% FPR
         "shipped_tpr": round(1 - detector["false_negative_rate"], 6),
         "shipped_fpr": round(detector["false_positive_rate"], 6),
-        "detector_at_f1_threshold": at_f1_threshold(workdir),
+        "detector_at_f1_threshold": at_f1_threshold(scores),
     }
     reviews = slices.get("domain", {}).get(NSMC_DOMAIN)
     if reviews:
@@ -172,9 +187,14 @@ def main() -> None:
     texts = write_user_data(args.data, workdir / "data/real")
     params = apply_overrides(workdir / "params.yaml", args.set)
     minutes = run_pipeline(workdir)
+    scores = detector_scores(workdir)
     result = {"data": args.data, "texts": texts, "minutes": round(minutes, 2), "commit": source_commit,
-              "date": date.today().isoformat(), "overrides": args.set, "params": params, **summary(workdir)}
-    write_json(args.out or REPO_ROOT / f"benchmarks/results/quality_{args.data}.json", result)
+              "date": date.today().isoformat(), "overrides": args.set, "params": params,
+              **summary(workdir, scores)}
+    out = args.out or REPO_ROOT / f"benchmarks/results/quality_{args.data}.json"
+    write_json(out, result)
+    write_jsonl(out.with_name(out.name.replace("quality_", "scores_", 1)).with_suffix(".jsonl"),
+                scores["val"] + scores["test"])
     print_table(args.data, result)
     if args.keep is None:
         shutil.rmtree(workdir)
