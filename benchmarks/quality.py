@@ -88,7 +88,10 @@ def run_pipeline(workdir: Path) -> float:
                         ["-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "benchmark"]):
         subprocess.run(["git", *git_command], cwd=workdir, check=True)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, check=True, env=python_env())
+    # the stages import the copied sources, not the checkout's (the venv's editable install): editing
+    # the checkout during an hour-long run must not change the code that run measures
+    env = python_env() | {"PYTHONPATH": str(workdir / "src")}
+    subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, check=True, env=env)
     return (time.perf_counter() - started) / 60
 
 

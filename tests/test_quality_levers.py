@@ -6,7 +6,7 @@ import torch
 
 from tinydetect.core.config import ModelConfig, PretrainConfig, TokenizerConfig
 from tinydetect.core.records import parse_record
-from tinydetect.evaluation.metrics import threshold_for_fpr
+from tinydetect.evaluation.metrics import choose_threshold_by, threshold_for_fpr
 from tinydetect.export.traceable import ExportableDetector
 from tinydetect.modeling.distillation import cross_fitted_soft_labels, distillation_loss
 from tinydetect.modeling.model import DetectorModel, build_model
@@ -102,6 +102,24 @@ def test_target_fpr_threshold_labels_the_target_share_of_human_texts(target):
     assert np.mean(p_ai[labels == 0] > threshold) == pytest.approx(target, abs=0.5 / 2000 + 1e-9)
     unseen_humans = rng.beta(2, 5, 20000)  # humans it never saw: about the same rate
     assert np.mean(unseen_humans > threshold) == pytest.approx(target, rel=0.25)
+
+
+def test_tolerant_threshold_sits_between_pooled_and_every_domain_and_lets_each_domain_keep_its_allowance():
+    rng = np.random.default_rng(1)
+    domains = np.array(["review"] * 300 + ["essay"] * 20 + ["mail"] * 40 + ["ai"] * 200)
+    labels = (domains == "ai").astype(int)
+    p_ai = np.concatenate([rng.beta(2, 8, 300), rng.beta(4, 4, 20), rng.beta(2, 5, 40), rng.beta(6, 2, 200)])
+    pooled, every_domain, tolerant = (choose_threshold_by(policy, labels, p_ai, 0.01, list(domains))
+                                      for policy in ("target_fpr_pooled", "target_fpr_every_domain", "target_fpr_tolerant"))
+    assert pooled <= tolerant < every_domain
+    for domain, allowed in (("review", 6), ("essay", 1), ("mail", 2)):  # binomial at 1%: P(X >= k) >= 5%
+        assert np.sum(p_ai[(domains == domain)] > tolerant) <= allowed
+    assert np.mean(p_ai[labels == 0] > tolerant) <= 0.01 + 1e-9
+
+
+def test_unknown_threshold_policy_names_the_known_ones():
+    with pytest.raises(ValueError, match="target_fpr_pooled, target_fpr_every_domain"):
+        choose_threshold_by("target_fpr", np.array([0, 1]), np.array([0.2, 0.8]), 0.01)
 
 
 def test_the_teachers_soft_labels_reach_the_loss(tokenizer, tmp_path):

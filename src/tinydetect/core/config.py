@@ -204,8 +204,9 @@ class CoreMLConfig(_ParityLimits):
 
 
 class EvalConfig(_Section):
-    threshold_policy: Literal["target_fpr", "f1"] = Field(
-        "target_fpr", description="how train and prune choose the label threshold on val (the baseline's too)"
+    threshold_policy: Literal["target_fpr_pooled", "target_fpr_every_domain", "target_fpr_tolerant", "f1"] = Field(
+        "target_fpr_every_domain",
+        description="how train and prune choose the label threshold on val (the baseline's too); see evaluation/metrics.py",
     )
     target_fpr: float = Field(0.01, ge=0, lt=1, description="target_fpr: at most this share of val's human texts called AI")
     baseline_max_features: int = Field(50000, ge=100)

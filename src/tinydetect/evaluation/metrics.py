@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.stats import binom
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_curve, roc_auc_score, roc_curve
 
 
@@ -81,12 +82,64 @@ def threshold_for_fpr_in_every_domain(labels: np.ndarray, p_ai: np.ndarray, targ
                for domain in human_domains)
 
 
+def threshold_for_fpr_not_exceeded_in_any_domain(labels: np.ndarray, p_ai: np.ndarray, target_fpr: float,
+                                                  domains: Sequence[str | None], significance: float = 0.05) -> float:
+    """The lowest cut at which the pooled human rate meets `target_fpr` and no domain's count of human texts
+    above the cut is *significantly* more than `target_fpr` of its texts (one-sided binomial test).
+
+    The per-domain cut of `threshold_for_fpr_in_every_domain` rests on each domain's single highest human
+    score when a domain has fewer than 1/target_fpr human texts; one confidently wrong human text then sets
+    a cut almost no AI text passes. Here a domain of n human texts may keep its top k above the cut while
+    seeing k or more of n is still likely (probability >= `significance`) at the target rate: with 1% and
+    20 texts, k = 1 (a 18% chance); with 100, k = 3.
+
+    200 reviews below 0.3 and 20 essays, the top two at 0.6 and 0.99: the essays' 99th percentile
+    would be 0.916; here the one essay at 0.99 may stay above the cut.
+
+    >>> labels, domains = np.zeros(220, dtype=int), ["review"] * 200 + ["essay"] * 20
+    >>> p_ai = np.r_[np.linspace(0.0, 0.3, 200), np.linspace(0.1, 0.5, 18), 0.6, 0.99]
+    >>> threshold_for_fpr_not_exceeded_in_any_domain(labels, p_ai, 0.01, domains)
+    0.6
+    """
+    domains = np.array([str(domain) for domain in domains])
+    cuts = [threshold_for_fpr(labels, p_ai, target_fpr)]
+    for domain in np.unique(domains[labels == 0]):
+        human_scores = np.sort(p_ai[(domains == domain) & (labels == 0)])[::-1]
+        allowed_above = _largest_plausible_count(len(human_scores), target_fpr, significance)
+        if allowed_above < len(human_scores):
+            cuts.append(float(human_scores[allowed_above]))
+    return max(cuts)
+
+
+def _largest_plausible_count(texts: int, rate: float, significance: float) -> int:
+    """The largest k with P(X >= k) >= significance for X ~ Binomial(texts, rate)."""
+    counts = np.arange(texts + 1)
+    plausible = binom.sf(counts - 1, texts, rate) >= significance  # sf(k - 1) = P(X >= k)
+    return int(counts[plausible].max())
+
+
+THRESHOLD_POLICIES = ("target_fpr_pooled", "target_fpr_every_domain", "target_fpr_tolerant", "f1")
+
+
 def choose_threshold_by(policy: str, labels: np.ndarray, p_ai: np.ndarray, target_fpr: float,
                         domains: Sequence[str | None] | None = None) -> float:
-    """`target_fpr`: about that share of val's human texts of every domain labelled AI; `f1`: the F1-optimal cut."""
-    if policy == "target_fpr":
-        return threshold_for_fpr_in_every_domain(labels, p_ai, target_fpr, domains or [None] * len(labels))
-    return choose_threshold(labels, p_ai)
+    """The cut on val that `eval.threshold_policy` asks for.
+
+    `target_fpr_pooled`: about `target_fpr` of all val human texts labelled AI;
+    `target_fpr_every_domain`: of every domain's (each domain's quantile, the highest of them);
+    `target_fpr_tolerant`: pooled, and no domain significantly above the target (binomial test);
+    `f1`: the F1-optimal cut.
+    """
+    domains = domains or [None] * len(labels)
+    if policy == "target_fpr_pooled":
+        return threshold_for_fpr(labels, p_ai, target_fpr)
+    if policy == "target_fpr_every_domain":
+        return threshold_for_fpr_in_every_domain(labels, p_ai, target_fpr, domains)
+    if policy == "target_fpr_tolerant":
+        return threshold_for_fpr_not_exceeded_in_any_domain(labels, p_ai, target_fpr, domains)
+    if policy == "f1":
+        return choose_threshold(labels, p_ai)
+    raise ValueError(f"unknown threshold policy {policy!r}: one of {', '.join(THRESHOLD_POLICIES)}")
 
 
 def tpr_at_fpr(labels: np.ndarray, p_ai: np.ndarray, max_fpr: float) -> float:

@@ -51,14 +51,23 @@ def training_sentence(training: dict) -> str:
     return origin
 
 
+_CUT_DESCRIPTIONS = {
+    "target_fpr_pooled": "the {quantile} quantile of val's human scores, all domains together",
+    "target_fpr_every_domain": "the highest of the {quantile} quantiles of val's human scores per domain",
+    "target_fpr_tolerant": ("the lowest cut with at most {rate} of val's human texts above it and no domain's share "
+                            "significantly higher (one-sided binomial test at 5%)"),
+}
+
+
 def threshold_sentence(threshold: float, policy: dict) -> str:
-    if policy.get("threshold_policy") == "target_fpr":
-        rate = policy["target_fpr"]
-        return (f"Decision threshold on P(AI): {threshold:.4f}, the {1 - rate:.0%} quantile of val's human scores in "
-                f"every domain. A label AI means: on data like the training data, about 1 in "
-                f"{round(1 / rate) if rate else 'every'} human texts (of each kind) gets it. On other kinds of text "
-                "(other topics, registers, generators) the rate is higher: measure it before relying on it.")
-    return f"Decision threshold on P(AI), chosen for the best F1 on val: {threshold:.4f}."
+    description = _CUT_DESCRIPTIONS.get(policy.get("threshold_policy"))
+    if description is None:
+        return f"Decision threshold on P(AI), chosen for the best F1 on val: {threshold:.4f}."
+    rate = policy["target_fpr"]
+    return (f"Decision threshold on P(AI): {threshold:.4f}, {description.format(quantile=f'{1 - rate:.0%}', rate=f'{rate:.0%}')}. "
+            f"A label AI means: on data like the training data, about 1 in {round(1 / rate) if rate else 'every'} "
+            "human texts gets it. On other kinds of text (other topics, registers, generators) the rate is higher: "
+            "measure it before relying on it.")
 
 
 def model_section(config: dict, parameters: int, threshold: float, training: dict) -> list[str]:
