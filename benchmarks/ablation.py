@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,20 +29,23 @@ FAST = ["prune.finetune_epochs=0", "coreml.variants=[]"]
 ROWS = {  # name: overrides on top of params.yaml (whose defaults are the shipped recipe)
     "before: from scratch, no lexical branch": ["model.lexical_buckets=0", "pretrain.epochs=0", "train.teacher=none"],
     "+ MLM pre-training": ["model.lexical_buckets=0", "train.teacher=none"],
-    "+ lexical branch, no pre-training": ["pretrain.epochs=0", "train.teacher=none"],
     "defaults: pre-training + lexical branch": ["train.teacher=none"],
     "+ distillation from the TF-IDF teacher": ["train.teacher=tfidf"],
+    "lexical branch without pre-training": ["pretrain.epochs=0", "train.teacher=none"],
 }
 COLUMNS = ("roc_auc", "tpr_at_5pct_fpr", "tpr_at_1pct_fpr", "f1", "accuracy", "false_positive_rate")
 
 
-def run_row(data: str, overrides: list[str]) -> dict:
+def run_row(data: str, row: int, overrides: list[str]) -> dict:
+    """One quality run; its per-text scores are kept as `ablation_<data>_row<row>_scores.jsonl`
+    (for `benchmarks.thresholds --scores`)."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "result.json"
         command = [sys.executable, "-m", "benchmarks.quality", "--data", data, "--out", str(out)]
         for override in [*FAST, *overrides]:
             command += ["--set", override]
         subprocess.run(command, cwd=REPO_ROOT, check=True)
+        shutil.copyfile(out.with_suffix(".jsonl"), REPO_ROOT / f"benchmarks/results/ablation_{data}_row{row}_scores.jsonl")
         return json.loads(out.read_text())
 
 
@@ -67,14 +71,18 @@ def main() -> None:
     args = parser.parse_args()
     chosen = {name: overrides for name, overrides in ROWS.items()
               if not args.only or any(word in name for word in args.only.split(","))}
-    rows, source_commit = {}, commit()
+    results = REPO_ROOT / f"benchmarks/results/ablation_{args.data}.json"
+    # `--only` adds rows to an earlier run's (each row records its own commit)
+    rows = json.loads(results.read_text())["rows"] if results.exists() and args.only else {}
+    source_commit = commit()
     for name, overrides in chosen.items():
         print(f"--- {name}: {' '.join(overrides) or '(defaults)'}", file=sys.stderr, flush=True)
-        rows[name] = {"overrides": overrides, **row_summary(run_row(args.data, overrides))}
+        row = list(ROWS).index(name) + 1
+        rows[name] = {"overrides": overrides, "row": row, "commit": source_commit, "date": date.today().isoformat(),
+                      **row_summary(run_row(args.data, row, overrides))}
         # after every row: an hour-long sweep that stops early keeps the rows it finished
-        write_json(REPO_ROOT / f"benchmarks/results/ablation_{args.data}.json",
-                   {"data": args.data, "commit": source_commit, "date": date.today().isoformat(),
-                    "fast_overrides": FAST, "rows": rows})
+        write_json(results, {"data": args.data, "fast_overrides": FAST,
+                             "rows": dict(sorted(rows.items(), key=lambda item: item[1]["row"]))})
     print(f"| {args.data} | ROC-AUC | TPR@5%FPR | TPR@1%FPR | F1 / accuracy at the F1 cut | test FPR, shipped cut "
           "| baseline ROC-AUC |")
     print("|---|---|---|---|---|---|---|")

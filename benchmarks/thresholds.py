@@ -4,9 +4,10 @@ Reads `benchmarks/results/scores_<data>.jsonl` (the detector's P(AI) for every v
 written by `benchmarks.quality`), picks the cut on val with each policy `eval.threshold_policy`
 offers, and reports on test what a user of that cut gets: the share of human texts labelled AI
 (pooled and in the worst domain) and the share of AI texts caught, beside the best recall the ROC
-curve allows at 1% FPR. Writes `benchmarks/results/thresholds_<data>.json`.
+curve allows at 1% FPR. Writes `benchmarks/results/thresholds_<data>.json` (with `--scores`: named after the scores file).
 
     python -m benchmarks.thresholds --data both
+    python -m benchmarks.thresholds --data katfish --scores benchmarks/results/ablation_katfish_row3_scores.jsonl
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 
@@ -23,8 +25,8 @@ from tinydetect.core.files import read_lines, write_json
 from tinydetect.evaluation.metrics import THRESHOLD_POLICIES, choose_threshold_by, tpr_at_fpr
 
 
-def load_scores(data: str) -> dict[str, dict[str, np.ndarray]]:
-    rows = [json.loads(line) for line in read_lines(REPO_ROOT / f"benchmarks/results/scores_{data}.jsonl")]
+def load_scores(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    rows = [json.loads(line) for line in read_lines(path)]
     parts = {}
     for part in ("val", "test"):
         chosen = [row for row in rows if row["split"] == part]
@@ -53,16 +55,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=("l2r", "katfish", "both"), default="both")
     parser.add_argument("--target-fpr", type=float, default=0.01)
+    parser.add_argument("--scores", type=Path, help="scores file (default: benchmarks/results/scores_<data>.jsonl)")
     args = parser.parse_args()
-    scores = load_scores(args.data)
+    scores_path = args.scores or REPO_ROOT / f"benchmarks/results/scores_{args.data}.jsonl"
+    scores = load_scores(scores_path)
     val, test = scores["val"], scores["test"]
     rows = {}
     for policy in THRESHOLD_POLICIES:
         cut = choose_threshold_by(policy, val["label"], val["p_ai"], args.target_fpr, list(val["domain"]))
         rows[policy] = {"cut": round(cut, 6), "val": outcome(val, cut), "test": outcome(test, cut)}
     best_tpr = tpr_at_fpr(test["label"], test["p_ai"], args.target_fpr)
-    write_json(REPO_ROOT / f"benchmarks/results/thresholds_{args.data}.json",
-               {"data": args.data, "commit": commit(), "date": date.today().isoformat(), "target_fpr": args.target_fpr,
+    name = "thresholds_" + (args.data if args.scores is None else scores_path.stem.removesuffix("_scores"))
+    write_json(REPO_ROOT / f"benchmarks/results/{name}.json",
+               {"data": args.data, "scores": str(scores_path.relative_to(REPO_ROOT)), "commit": commit(), "date": date.today().isoformat(), "target_fpr": args.target_fpr,
                 "test_tpr_at_target_fpr_on_roc": round(best_tpr, 4), "policies": rows})
     print(f"{args.data}: test TPR the ROC curve allows at {args.target_fpr:.0%} FPR: {best_tpr:.3f}")
     print("| policy | cut | val FPR | test FPR | worst test domain (human labelled AI) | test TPR | TPR by language |")
