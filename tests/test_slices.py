@@ -3,7 +3,7 @@ import pytest
 from sklearn.calibration import calibration_curve
 
 from tinydetect.core.records import parse_record
-from tinydetect.evaluation.model_card import render
+from tinydetect.evaluation.model_card import render, threshold_sentence
 from tinydetect.evaluation.slices import calibration, generator, slice_quality
 
 
@@ -72,3 +72,13 @@ def test_calibration_curve_is_sklearns_and_counts_match_it(p_ai):
     np.testing.assert_allclose(table["mean_p_ai"], mean_p.round(6))
     assert table["count"].sum() == len(p_ai)
     assert 0.0 <= ece <= 1.0
+
+
+@pytest.mark.parametrize(("policy", "says"), [
+    ("target_fpr_pooled", "all domains together"), ("target_fpr_every_domain", "quantiles of val's human scores per domain"),
+    ("target_fpr_tolerant", "binomial test"), ("f1", "best F1"),
+])
+def test_model_card_says_how_each_threshold_policy_chose_the_cut(policy, says):
+    sentence = threshold_sentence(0.9, {"threshold_policy": policy, "target_fpr": 0.01})
+    assert says in sentence and "0.9000" in sentence
+    assert ("about 1 in 100 human texts" in sentence) == (policy != "f1")
