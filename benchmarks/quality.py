@@ -107,7 +107,7 @@ def detector_scores(workdir: Path) -> dict[str, list[dict]]:
         records = load_file(workdir / f"data/split/{part}.jsonl")
         p_ai = probability_ai(detector.logits([record.text for record in records]))
         scores[part] = [{"split": part, "id": record.id, "label": record.label_int, "domain": record.domain,
-                         "lang": record.lang, "p_ai": round(float(p), 7)} for record, p in zip(records, p_ai, strict=True)]
+                         "lang": record.lang, "p_ai": float(p)} for record, p in zip(records, p_ai, strict=True)]
     return scores
 
 

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -255,12 +255,9 @@ def run_requests(requests: Sequence[GenerationRequest], plan: CallPlan,
             if stop.is_set():
                 break
             futures.append(pool.submit(one, index))
-        all_done = _all_done_event(futures)
         try:
-            # not `concurrent.futures.wait(futures, ...)`: it walks every future on each call; a failing
-            # request sets `stop`
-            while not stop.is_set() and not all_done.is_set():
-                stop.wait(0.1)
+            while not stop.is_set() and not all(future.done() for future in futures):
+                wait(futures, timeout=0.1, return_when=FIRST_EXCEPTION)
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)  # in-flight requests end within their timeout
@@ -274,23 +271,6 @@ def run_requests(requests: Sequence[GenerationRequest], plan: CallPlan,
             raise error
         raise FatalBackendError(_redact(f"{plan.backend.name}: {error}", plan.secret)) from None
     return replies, dates, stats
-
-
-def _all_done_event(futures: list[Future]) -> threading.Event:
-    """An event set once every one of `futures` has finished (done, failed or cancelled)."""
-    all_done, remaining, lock = threading.Event(), [len(futures)], threading.Lock()
-
-    def count_one(_: Future) -> None:
-        with lock:
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                all_done.set()
-
-    if not futures:
-        all_done.set()
-    for future in futures:
-        future.add_done_callback(count_one)
-    return all_done
 
 
 def _answer(request: GenerationRequest, plan: CallPlan, stats: CallStats,
