@@ -19,7 +19,7 @@ def teacher_labels(path: str) -> dict[str, float] | None:
 
 def main() -> None:
     params = load_params("base", "model", "train", "eval")
-    tokenizer = DetectorTokenizer.load("models/tokenizer", max_length=params["model"].max_length)
+    tokenizer = DetectorTokenizer.load("models/tokenizer", max_length=params["model"].input_length)
     data = TrainingData(tokenizer, load_file("data/split/train.jsonl"), load_file("data/split/val.jsonl"),
                         teacher_labels("models/teacher/soft_labels.jsonl"))
     live = Live("dvclive/train", save_dvc_exp=False, dvcyaml=None)  # the callback ends it when training ends

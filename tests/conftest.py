@@ -79,7 +79,7 @@ def shared_file(name: str) -> Path:
 TINY_PARAMS = {
     "tokenizer": {"vocab_size": 1000},
     "model": {"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64, "max_length": 32,
-              "lexical_buckets": 512},
+              "lexical_buckets": 512, "lexical_max_length": 48},  # the branch reads past BERT's 32 tokens
     "pretrain": {"epochs": 1, "batch_size": 16},
     "train": {"epochs": 2, "batch_size": 16, "teacher": "tfidf"},
     "prune": {"finetune_epochs": 1, "neuron_multiple": 16},  # widths 32, 16, 48: Core ML INT4 blocks of 16

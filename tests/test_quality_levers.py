@@ -3,12 +3,15 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 from tinydetect.core.config import ModelConfig, PretrainConfig, TokenizerConfig
 from tinydetect.core.records import parse_record
 from tinydetect.evaluation.metrics import choose_threshold_by, threshold_for_fpr
 from tinydetect.export.traceable import ExportableDetector
 from tinydetect.modeling.distillation import cross_fitted_soft_labels, distillation_loss
+from tinydetect.modeling.cross_fitting import cross_fit_folds
+from tinydetect.modeling.lexical import cross_fitted_logits, fit_regression
 from tinydetect.modeling.model import DetectorModel, build_model
 from tinydetect.modeling.pretraining import load_pretrained_encoder, pretrain, unlabelled_texts
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
@@ -25,31 +28,60 @@ def tokenizer():
     return DetectorTokenizer(train_sentencepiece(TEXTS, TokenizerConfig(vocab_size=500), seed=0), max_length=32)
 
 
-def test_lexical_branch_is_the_mean_of_its_ngram_logits(tokenizer):
-    model = build_model(LEXICAL, tokenizer.vocab_size, seed=0).eval()
-    torch.nn.init.normal_(model.lexical.unigrams.weight)
-    torch.nn.init.normal_(model.lexical.bigrams.weight)
-    ids = torch.tensor([[2, 10, 11, 3, 0, 0]])
-    mask = torch.tensor([[1, 1, 1, 1, 0, 0]])
-    pairs = [(2, 10), (10, 11), (11, 3)]  # padding makes no pair
-    vectors = [model.lexical.unigrams.weight[i] for i in (2, 10, 11, 3)]
-    vectors += [model.lexical.bigrams.weight[(a * tokenizer.vocab_size + b) % 997] for a, b in pairs]
-    expected = torch.stack(vectors).mean(0)
-    torch.testing.assert_close(model.lexical(ids, mask)[0], expected)
+def _fitted_branch(model, tokenizer, texts, labels):
+    encoded = tokenizer(texts)
+    counts = model.lexical.counts(encoded["input_ids"], encoded["attention_mask"])
+    model.lexical.fit(counts, np.array(labels), inverse_regularization=10.0, seed=0)
+    return counts, {name: torch.from_numpy(array) for name, array in encoded.items()}
 
 
-def test_lexical_branch_starts_silent_and_adds_to_berts_logits(tokenizer, tmp_path):
+def test_lexical_branch_in_the_graph_equals_sklearns_tfidf_regression(tokenizer):
+    model = build_model(LEXICAL, tokenizer.vocab_size, seed=0).double().eval()
+    labels = [index % 2 for index in range(len(TEXTS))]
+    counts, encoded = _fitted_branch(model, tokenizer, TEXTS, labels)
+    tfidf, regression = fit_regression(counts, np.array(labels), 10.0, seed=0)
+    expected = regression.decision_function(tfidf.transform(counts))
+    with torch.no_grad():
+        logits = model.lexical(encoded["input_ids"], encoded["attention_mask"])
+    np.testing.assert_allclose(logits[:, 1].numpy(), expected, rtol=1e-9, atol=1e-9)
+    assert torch.count_nonzero(logits[:, 0]) == 0
+
+
+def test_lexical_branch_counts_repeated_ngrams_and_ignores_padding(tokenizer):
+    model = build_model(LEXICAL, tokenizer.vocab_size, seed=0)
+    ids, mask = np.array([[2, 10, 10, 10, 3, 0, 0]]), np.array([[1, 1, 1, 1, 1, 0, 0]])
+    counts = model.lexical.counts(ids, mask).toarray()[0]
+    pair = (10 * tokenizer.vocab_size + 10) % 997 + tokenizer.vocab_size
+    assert counts[10] == 3 and counts[pair] == 2 and counts.sum() == 5 + 4 and counts[0] == 0
+
+
+def test_bert_reads_the_first_tokens_and_the_branch_reads_all(tokenizer, tmp_path):
+    long_reader = DetectorTokenizer(tokenizer.model_proto, max_length=96)
     model = build_model(LEXICAL, tokenizer.vocab_size, seed=0).eval()
-    encoded = {name: torch.from_numpy(array) for name, array in tokenizer(TEXTS[:4]).items()}
-    assert torch.count_nonzero(model.lexical(encoded["input_ids"], encoded["attention_mask"])) == 0
-    torch.nn.init.normal_(model.lexical.bigrams.weight)
+    texts = [" ".join(TEXTS[index : index + 6]) for index in range(8)]  # longer than BERT's 32 tokens
+    _, encoded = _fitted_branch(model, long_reader, texts, [index % 2 for index in range(8)])
+    assert encoded["attention_mask"][:, 32:].sum() > 0
     with torch.no_grad():
         full = model(**encoded).logits
-        traced = ExportableDetector(model)(encoded["input_ids"], encoded["attention_mask"])
-    torch.testing.assert_close(full, traced)
+        bert_alone = model.bert(input_ids=encoded["input_ids"][:, :32], attention_mask=encoded["attention_mask"][:, :32])
+        torch.testing.assert_close(full, model.classifier(bert_alone.pooler_output)
+                                   + model.lexical(encoded["input_ids"], encoded["attention_mask"]))
+        torch.testing.assert_close(ExportableDetector(model)(encoded["input_ids"], encoded["attention_mask"]), full)
     model.save_pretrained(tmp_path)
     with torch.no_grad():
         torch.testing.assert_close(DetectorModel.from_pretrained(tmp_path).eval()(**encoded).logits, full)
+
+
+def test_cross_fitted_branch_logits_come_from_regressions_that_never_saw_the_group():
+    model = build_model(LEXICAL, 500, seed=0)
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 500, size=(60, 20))
+    labels = rng.integers(0, 2, size=60)  # no signal: a regression that saw the text would still fit it
+    counts = model.lexical.counts(ids, np.ones_like(ids))
+    held_out = cross_fitted_logits(counts, labels, [f"g{index // 2}" for index in range(60)], 100.0, seed=0)
+    tfidf, regression = fit_regression(counts, labels, 100.0, seed=0)
+    seen = regression.decision_function(tfidf.transform(counts))
+    assert roc_auc_score(labels, seen) > 0.99 and roc_auc_score(labels, held_out) < 0.75
 
 
 def test_pretraining_lowers_the_masked_token_loss_and_its_encoder_loads(tokenizer, tmp_path):
@@ -137,3 +169,14 @@ def test_the_teachers_soft_labels_reach_the_loss(tokenizer, tmp_path):
                                   label_smoothing=0.0)
     batch = next(iter(trainer.get_train_dataloader()))
     assert batch[TEACHER_FIELD].tolist() == [0.25] * 4
+
+
+def test_cross_fitting_folds_by_group_unless_a_label_sits_in_one_group():
+    labels = np.array([0, 1] * 10)
+    by_pair = [f"g{index // 2}" for index in range(20)]
+    for kept, held in cross_fit_folds(labels, by_pair, seed=0):
+        assert not set(np.array(by_pair)[kept]) & set(np.array(by_pair)[held])
+    one_ai_group = ["ai" if label else f"h{index}" for index, label in enumerate(labels)]
+    folds = list(cross_fit_folds(labels, one_ai_group, seed=0))
+    assert len(folds) == 5 and all(set(labels[kept]) == {0, 1} for kept, _ in folds)
+    assert sorted(np.concatenate([held for _, held in folds]).tolist()) == list(range(20))

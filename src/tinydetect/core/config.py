@@ -116,9 +116,17 @@ class ModelConfig(_Section):
     hidden_dropout_prob: float = Field(0.1, ge=0, lt=1)
     attention_probs_dropout_prob: float = Field(0.1, ge=0, lt=1)
     lexical_buckets: int = Field(
-        0, ge=0, description="hashed token-bigram buckets of the lexical branch (fastText-style bag of n-grams "
-        "whose logits add to BERT's); 0: no lexical branch"
+        0, ge=0, description="hashed token-bigram buckets of the lexical branch (a TF-IDF logistic regression over "
+        "token unigrams and bigrams whose logit adds to BERT's); 0: no lexical branch"
     )
+    lexical_max_length: int = Field(
+        512, ge=8, description="tokens the lexical branch reads (BERT reads the first max_length of them)"
+    )
+
+    @property
+    def input_length(self) -> int:
+        """Tokens per text the tokenizer gives the model: all the lexical branch reads, BERT's first."""
+        return max(self.max_length, self.lexical_max_length) if self.lexical_buckets else self.max_length
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> ModelConfig:
@@ -154,9 +162,8 @@ class TrainConfig(_Section):
     )
     distill_alpha: float = Field(0.5, ge=0, le=1, description="weight of the teacher's soft labels in the loss")
     distill_temperature: float = Field(2.0, gt=0, description="softens teacher and student alike")
-    lexical_learning_rate: float = Field(
-        0.05, gt=0, description="learning rate of the lexical branch's n-gram logits (one number per n-gram and label, "
-        "zero at the start: they need a far larger step than the transformer's weights)"
+    lexical_c: float = Field(
+        100.0, gt=0, description="inverse L2 strength (scikit-learn's C) of the lexical branch's logistic regression"
     )
     early_stopping_patience: int = Field(4, ge=1)
     device: Literal["cpu", "auto"] = Field(

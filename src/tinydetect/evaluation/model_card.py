@@ -73,8 +73,10 @@ def threshold_sentence(threshold: float, policy: dict) -> str:
 def model_section(config: dict, parameters: int, threshold: float, training: dict) -> list[str]:
     heads = config.get("layer_heads") or [config["num_attention_heads"]] * config["num_hidden_layers"]
     lexical = config.get("lexical_buckets", 0)
-    branch = (f" Beside the encoder, a lexical branch (token unigrams and {lexical:,} hashed bigram buckets, a "
-              "fastText-style bag of n-grams) adds its logits to the encoder's." if lexical else "")
+    branch = (f" Beside the encoder, a lexical branch adds its logit to the encoder's: a logistic regression on the "
+              f"sublinear TF-IDF of the text's token unigrams and {lexical:,} hashed bigram buckets, fitted by "
+              "scikit-learn on the train split; it reads every token the tokenizer gives, past the encoder's."
+              if lexical else "")
     return [
         "## Model", "",
         f"BERT encoder: {config['num_hidden_layers']} layers, hidden {config['hidden_size']}, {heads[0]} heads, FFN "

@@ -45,11 +45,13 @@ class ExportableDetector(torch.nn.Module):
         self.bert, self.classifier, self.lexical = model.bert, model.classifier, getattr(model, "lexical", None)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        position_ids = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)
+        length = min(input_ids.shape[1], self.bert.config.max_position_embeddings)  # BERT reads the first tokens only
+        bert_ids, bert_mask = input_ids[:, :length], attention_mask[:, :length]
+        position_ids = torch.arange(length, device=input_ids.device).unsqueeze(0)
         hidden = self.bert.embeddings(
-            input_ids=input_ids, position_ids=position_ids, token_type_ids=torch.zeros_like(input_ids)
+            input_ids=bert_ids, position_ids=position_ids, token_type_ids=torch.zeros_like(bert_ids)
         )
-        additive_mask = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * MASK_VALUE
+        additive_mask = (1.0 - bert_mask[:, None, None, :].to(hidden.dtype)) * MASK_VALUE
         for layer in self.bert.encoder.layer:
             hidden = layer(hidden, additive_mask)
         logits = self.classifier(self.bert.pooler(hidden))

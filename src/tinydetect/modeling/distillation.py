@@ -19,11 +19,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.model_selection import StratifiedGroupKFold
 from transformers import Trainer
 
 from tinydetect.core.records import Record
 from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
+from tinydetect.modeling.cross_fitting import cross_fit_folds
 
 TEACHER_FIELD = "teacher_p_ai"  # the dataset field holding the teacher's P(AI); NaN where there is none
 
@@ -31,11 +31,8 @@ TEACHER_FIELD = "teacher_p_ai"  # the dataset field holding the teacher's P(AI);
 def cross_fitted_soft_labels(records: Sequence[Record], max_features: int, seed: int, folds: int = 5) -> np.ndarray:
     """P(AI) of each record from a TF-IDF teacher trained on the other folds (grouped, stratified), shape (n,)."""
     labels = np.array([record.label_int for record in records])
-    groups = np.array([record.group for record in records])
-    folds = min(folds, len(set(groups)), int(min(labels.sum(), (1 - labels).sum())))
     soft = np.full(len(records), np.nan)
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for kept, held in splitter.split(np.zeros(len(records)), labels, groups):
+    for kept, held in cross_fit_folds(labels, [record.group for record in records], seed, folds):
         teacher = train_baseline([records[i] for i in kept], max_features, seed)
         soft[held] = baseline_probability_ai(teacher, [records[i] for i in held])
     return soft

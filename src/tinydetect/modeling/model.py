@@ -29,6 +29,7 @@ from tinydetect.core.config import ModelConfig
 from tinydetect.core.errors import UserError, first_line
 from tinydetect.core.records import LABELS
 from tinydetect.evaluation.metrics import probability_ai
+from tinydetect.modeling.lexical import LexicalBranch
 from tinydetect.modeling.tokenizer import PAD_ID, DetectorTokenizer
 
 DETECTOR_FILE = "detector.json"
@@ -67,37 +68,13 @@ def shrink_layer(layer: torch.nn.Module, kept_heads: Sequence[int], kept_neurons
     layer.output.dense = _select_linear(layer.output.dense, neurons, dim=1)
 
 
-class LexicalBranch(torch.nn.Module):
-    """A bag of token n-grams (fastText style), as logits: what a linear model over n-gram counts sees.
-
-    Every token and every hashed pair of neighbouring tokens owns a vector of one logit per
-    label; the branch's logits are their mean over the text's tokens. The bigram bucket is
-    `(first * vocab_size + second) % buckets`: integer Mul, Add and Mod, then Gather and a
-    masked mean, so ONNX and Core ML export it op for op (with a vocabulary under 2^15 the
-    product fits int32, Core ML's integer type). A bag of n-grams catches the word choice and
-    punctuation habits a character-n-gram TF-IDF model catches, which a small transformer
-    trained on a few thousand texts learns slowly; the sum of both logits is trained jointly.
-    """
-
-    def __init__(self, vocab_size: int, buckets: int, num_labels: int):
-        super().__init__()
-        self.vocab_size, self.buckets = vocab_size, buckets
-        self.unigrams = torch.nn.Embedding(vocab_size, num_labels)
-        self.bigrams = torch.nn.Embedding(buckets, num_labels)
-        torch.nn.init.zeros_(self.unigrams.weight)  # starts as "no opinion": BERT's logits alone
-        torch.nn.init.zeros_(self.bigrams.weight)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        mask = attention_mask.to(self.unigrams.weight.dtype)  # (batch, seq)
-        pair_mask = mask[:, :-1] * mask[:, 1:]  # (batch, seq - 1): both tokens are text
-        pair_ids = (input_ids[:, :-1] * self.vocab_size + input_ids[:, 1:]) % self.buckets
-        total = (self.unigrams(input_ids) * mask[..., None]).sum(1) + (self.bigrams(pair_ids) * pair_mask[..., None]).sum(1)
-        return total / (mask.sum(1) + pair_mask.sum(1)).clamp_min(1.0)[:, None]  # (batch, labels)
-
-
 class DetectorModel(BertForSequenceClassification):
     """BERT classifier whose layers may be narrower than `num_attention_heads`/`intermediate_size`,
-    with an optional lexical branch (`config.lexical_buckets > 0`) whose logits add to BERT's."""
+    with an optional lexical branch (`config.lexical_buckets > 0`) whose logits add to BERT's.
+
+    BERT reads the first `max_position_embeddings` tokens of the input; the lexical branch reads
+    all of it (the tokenizer's length, `model.lexical_max_length`).
+    """
 
     def __init__(self, config: BertConfig):
         super().__init__(config)
@@ -109,10 +86,15 @@ class DetectorModel(BertForSequenceClassification):
         buckets = getattr(config, "lexical_buckets", 0)
         self.lexical = LexicalBranch(config.vocab_size, buckets, config.num_labels) if buckets else None
 
-    def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs) -> SequenceClassifierOutput:
-        output = super().forward(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+    def forward(self, input_ids=None, attention_mask=None, labels=None, lexical_logit=None,
+                **kwargs) -> SequenceClassifierOutput:
+        """`lexical_logit` (batch,), when given, stands in for the branch: training's cross-fitted logits."""
+        length = self.config.max_position_embeddings
+        output = super().forward(input_ids=input_ids[:, :length], attention_mask=attention_mask[:, :length], **kwargs)
         logits = output.logits
-        if self.lexical is not None:
+        if lexical_logit is not None:
+            logits = logits + torch.stack([torch.zeros_like(lexical_logit), lexical_logit], dim=-1).to(logits.dtype)
+        elif self.lexical is not None:
             logits = logits + self.lexical(input_ids, attention_mask)
         loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)

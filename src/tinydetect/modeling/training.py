@@ -1,6 +1,8 @@
 """Train the detector with the Hugging Face Trainer, from the pre-trained encoder.
 
-AdamW with linear warm-up and decay (the lexical branch at its own rate), label smoothing,
+The lexical branch, when there is one, is fitted first by scikit-learn and then frozen; BERT
+learns beside it from cross-fitted branch logits (see `lexical.py`). AdamW with linear
+warm-up and decay, label smoothing,
 optional distillation from a teacher's soft labels, evaluation on val every epoch, early
 stopping on val ROC-AUC, the best epoch's weights kept at the end, and the label threshold
 chosen on val by the `eval.threshold_policy`.
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
-from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+from transformers import EarlyStoppingCallback, TrainingArguments
 from transformers.integrations import DVCLiveCallback
 from transformers.trainer_utils import EvalPrediction
 
@@ -25,6 +27,7 @@ from tinydetect.core.config import EvalConfig, ModelConfig, TrainConfig
 from tinydetect.core.records import Record
 from tinydetect.evaluation.metrics import choose_threshold_by, probability_ai
 from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer
+from tinydetect.modeling.lexical import LEXICAL_LOGIT_FIELD, cross_fitted_logits
 from tinydetect.modeling.model import Detector, build_model, predict_logits
 from tinydetect.modeling.pretraining import load_pretrained_encoder
 from tinydetect.modeling.tokenizer import DetectorTokenizer
@@ -49,17 +52,19 @@ class TrainingData:
 class EncodedTexts(torch.utils.data.Dataset):
     """Tokenized records as the dicts of tensors the Trainer's default collator expects.
 
-    With `teacher_p_ai`, each item also carries the teacher's P(AI) (NaN for a text it has none for).
+    With `teacher_p_ai`, each item also carries the teacher's P(AI) (NaN for a text it has none for);
+    with `lexical_logits`, each text's cross-fitted lexical-branch logit.
     """
 
     def __init__(self, records: Sequence[Record], tokenizer: DetectorTokenizer,
-                 teacher_p_ai: Mapping[str, float] | None = None):
+                 teacher_p_ai: Mapping[str, float] | None = None, lexical_logits: np.ndarray | None = None):
         encoded = tokenizer([record.text for record in records])
         self.input_ids = torch.from_numpy(encoded["input_ids"])
         self.attention_mask = torch.from_numpy(encoded["attention_mask"])
         self.labels = torch.tensor([record.label_int for record in records])
         self.teacher = None if teacher_p_ai is None else torch.tensor(
             [teacher_p_ai.get(record.id, float("nan")) for record in records], dtype=torch.float32)
+        self.lexical = None if lexical_logits is None else torch.as_tensor(lexical_logits, dtype=torch.float32)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -68,6 +73,8 @@ class EncodedTexts(torch.utils.data.Dataset):
         item = {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": self.labels[index]}
         if self.teacher is not None:
             item[TEACHER_FIELD] = self.teacher[index]
+        if self.lexical is not None:
+            item[LEXICAL_LOGIT_FIELD] = self.lexical[index]
         return item
 
 
@@ -83,21 +90,6 @@ class TrainResult:
     epochs_run: float
     val_false_positive_rate: float  # at the chosen threshold
     val_true_positive_rate: float
-
-
-def optimizer(model: torch.nn.Module, config: TrainConfig, trainer_args: TrainingArguments) -> torch.optim.AdamW:
-    """AdamW as the Trainer builds it (no weight decay on biases and LayerNorm), with the lexical branch at its own rate."""
-    decayed = set(Trainer.get_decay_parameter_names(None, model))  # the Trainer's own rule; it uses no state
-    groups: dict[tuple[bool, bool], list] = {}
-    for name, parameter in model.named_parameters():
-        if parameter.requires_grad:
-            groups.setdefault((name.startswith("lexical."), name in decayed), []).append(parameter)
-    return torch.optim.AdamW(
-        [{"params": parameters, "weight_decay": config.weight_decay if decay else 0.0,
-          "lr": config.lexical_learning_rate if lexical else config.learning_rate}
-         for (lexical, decay), parameters in sorted(groups.items())],
-        lr=config.learning_rate, betas=(trainer_args.adam_beta1, trainer_args.adam_beta2), eps=trainer_args.adam_epsilon,
-    )
 
 
 def training_arguments(config: TrainConfig, output_dir: str, seed: int) -> TrainingArguments:
@@ -143,7 +135,29 @@ def train(
     model = build_model(model_config, vocab_size=data.tokenizer.vocab_size, seed=seed)
     if pretrained is not None:
         load_pretrained_encoder(model, pretrained)
+    if model.lexical is not None:
+        model.lexical.fit(train_counts(model, data), _labels(data.train), train_config.lexical_c, seed)
     return fit(model, train_config, data, seed, callbacks, threshold)
+
+
+def _labels(records: Sequence[Record]) -> np.ndarray:
+    return np.array([record.label_int for record in records])
+
+
+def train_counts(model: torch.nn.Module, data: TrainingData):
+    """The lexical branch's n-gram counts of the train split."""
+    encoded = data.tokenizer([record.text for record in data.train])
+    return model.lexical.counts(encoded["input_ids"], encoded["attention_mask"])
+
+
+def branch_logits_for_training(model: torch.nn.Module, train_config: TrainConfig, data: TrainingData,
+                               seed: int) -> np.ndarray | None:
+    """Freeze the fitted lexical branch and return the train texts' cross-fitted branch logits (None: no branch)."""
+    if getattr(model, "lexical", None) is None:
+        return None
+    model.lexical.requires_grad_(False)
+    return cross_fitted_logits(train_counts(model, data), _labels(data.train), [record.group for record in data.train],
+                               train_config.lexical_c, seed)
 
 
 def fit(
@@ -158,13 +172,13 @@ def fit(
 
     `threshold(val_labels, val_p_ai, domains=...)` picks the label threshold, e.g. `policy_threshold(eval_config)`.
     """
+    lexical_logits = branch_logits_for_training(model, train_config, data, seed)
     with tempfile.TemporaryDirectory(prefix="tinydetect-checkpoints-") as checkpoint_dir:
         arguments = training_arguments(train_config, checkpoint_dir, seed)
         trainer = DistillationTrainer(
             model=model,
             args=arguments,
-            optimizers=(optimizer(model, train_config, arguments), None),  # the Trainer adds the warm-up schedule
-            train_dataset=EncodedTexts(data.train, data.tokenizer, data.teacher_p_ai),
+            train_dataset=EncodedTexts(data.train, data.tokenizer, data.teacher_p_ai, lexical_logits),
             eval_dataset=EncodedTexts(data.val, data.tokenizer),
             compute_metrics=_val_roc_auc,
             callbacks=[EarlyStoppingCallback(train_config.early_stopping_patience), *callbacks],
@@ -176,7 +190,7 @@ def fit(
         best_metric = trainer.state.best_metric
         epochs_run = trainer.state.epoch
     val_logits = predict_logits(trainer.model, data.tokenizer, [record.text for record in data.val])
-    val_labels = np.array([record.label_int for record in data.val])
+    val_labels = _labels(data.val)
     val_p_ai = probability_ai(val_logits)
     cut = threshold(val_labels, val_p_ai, domains=[record.domain for record in data.val])
     detector = Detector(model=trainer.model, tokenizer=data.tokenizer, threshold=cut)
