@@ -83,9 +83,14 @@ def apply_overrides(params_path: Path, overrides: list[str]) -> dict:
 
 
 def run_pipeline(workdir: Path) -> float:
-    """`dvc repro` in a fresh git repo (DVCLive needs a commit); returns minutes."""
-    for git_command in (["init", "-q"], ["add", "-A"],
-                        ["-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "benchmark"]):
+    """`dvc repro` in a fresh git repo (DVCLive needs a commit); returns minutes.
+
+    A `--keep` folder of an earlier run keeps its repo, so `dvc repro` there resumes: only stages whose code,
+    params or data changed run again (committing its files again would put DVC's outputs in git).
+    """
+    git_commands = [] if (workdir / ".git").exists() else [
+        ["init", "-q"], ["add", "-A"], ["-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "benchmark"]]
+    for git_command in git_commands:
         subprocess.run(["git", *git_command], cwd=workdir, check=True)
     started = time.perf_counter()
     # the stages import the copied sources, not the checkout's (the venv's editable install): editing

@@ -26,7 +26,9 @@ def main() -> None:
         data = TrainingData(detector.tokenizer, train_records, val_records)
         result = fit(model, train_config, data, seed, threshold=policy_threshold(params["eval"]))
         pruned, best_val_roc_auc = result.detector, round(result.best_val_roc_auc, 6)
-        val_rates = {"val_false_positive_rate": round(result.val_false_positive_rate, 6),
+        val_rates = {"val_roc_auc": round(result.val_roc_auc, 6),
+                     "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
+                     "val_false_positive_rate": round(result.val_false_positive_rate, 6),
                      "val_true_positive_rate": round(result.val_true_positive_rate, 6)}
     else:
         pruned, best_val_roc_auc, val_rates = Detector(model, detector.tokenizer, detector.threshold), None, {}

@@ -28,7 +28,9 @@ def main() -> None:
                    pretrained="models/pretrained")
     result.detector.save("models/detector")
     write_json("metrics/train.json", {
-        "best_val_roc_auc": round(result.best_val_roc_auc, 6),
+        "best_val_roc_auc": round(result.best_val_roc_auc, 6),  # BERT's own, lexical branch at zero
+        "val_roc_auc": round(result.val_roc_auc, 6),  # the shipped model's: BERT and the branch fused
+        "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
         "epochs_run": result.epochs_run,
         "parameters": count_parameters(result.detector.model),
         "threshold": round(result.detector.threshold, 6),

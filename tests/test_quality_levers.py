@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import roc_auc_score
+from sklearn.linear_model import LogisticRegression
 
 from tinydetect.core.config import ModelConfig, PretrainConfig, TokenizerConfig
 from tinydetect.core.records import parse_record
 from tinydetect.evaluation.metrics import choose_threshold_by, threshold_for_fpr
 from tinydetect.export.traceable import ExportableDetector
-from tinydetect.modeling.distillation import cross_fitted_soft_labels, distillation_loss
 from tinydetect.modeling.cross_fitting import cross_fit_folds
-from tinydetect.modeling.lexical import cross_fitted_logits, fit_regression
+from tinydetect.modeling.distillation import cross_fitted_soft_labels, distillation_loss
+from tinydetect.modeling.lexical import fit_regression, fuse
 from tinydetect.modeling.model import DetectorModel, build_model
 from tinydetect.modeling.pretraining import load_pretrained_encoder, pretrain, unlabelled_texts
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
@@ -72,16 +72,19 @@ def test_bert_reads_the_first_tokens_and_the_branch_reads_all(tokenizer, tmp_pat
         torch.testing.assert_close(DetectorModel.from_pretrained(tmp_path).eval()(**encoded).logits, full)
 
 
-def test_cross_fitted_branch_logits_come_from_regressions_that_never_saw_the_group():
-    model = build_model(LEXICAL, 500, seed=0)
-    rng = np.random.default_rng(0)
-    ids = rng.integers(5, 500, size=(60, 20))
-    labels = rng.integers(0, 2, size=60)  # no signal: a regression that saw the text would still fit it
-    counts = model.lexical.counts(ids, np.ones_like(ids))
-    held_out = cross_fitted_logits(counts, labels, [f"g{index // 2}" for index in range(60)], 100.0, seed=0)
-    tfidf, regression = fit_regression(counts, labels, 100.0, seed=0)
-    seen = regression.decision_function(tfidf.transform(counts))
-    assert roc_auc_score(labels, seen) > 0.99 and roc_auc_score(labels, held_out) < 0.75
+def test_fusion_folds_the_val_regression_into_the_weights(tokenizer):
+    model = build_model(LEXICAL, tokenizer.vocab_size, seed=0).double().eval()
+    labels = np.array([index % 2 for index in range(len(TEXTS))])
+    _, encoded = _fitted_branch(model, tokenizer, TEXTS, labels)
+    with torch.no_grad():
+        branch = model.lexical(**encoded).diff(dim=-1)[:, 0].numpy()
+        encoder = model(**encoded).logits.diff(dim=-1)[:, 0].numpy() - branch
+    weights = fuse(model, encoder, branch, labels, seed=0)
+    regression = LogisticRegression(C=1.0, random_state=0).fit(np.c_[encoder, branch], labels)
+    with torch.no_grad():
+        fused = model(**encoded).logits.diff(dim=-1)[:, 0].numpy()
+    np.testing.assert_allclose(fused, regression.decision_function(np.c_[encoder, branch]), rtol=1e-6, atol=1e-6)
+    assert weights["branch_weight"] == pytest.approx(regression.coef_[0][1])
 
 
 def test_pretraining_lowers_the_masked_token_loss_and_its_encoder_loads(tokenizer, tmp_path):

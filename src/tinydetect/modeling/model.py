@@ -90,7 +90,9 @@ class DetectorModel(BertForSequenceClassification):
                 **kwargs) -> SequenceClassifierOutput:
         """`lexical_logit` (batch,), when given, stands in for the branch: training's cross-fitted logits."""
         length = self.config.max_position_embeddings
-        output = super().forward(input_ids=input_ids[:, :length], attention_mask=attention_mask[:, :length], **kwargs)
+        # contiguous: the INT8 model's quantized embedding op rejects a strided slice
+        bert_ids, bert_mask = input_ids[:, :length].contiguous(), attention_mask[:, :length].contiguous()
+        output = super().forward(input_ids=bert_ids, attention_mask=bert_mask, **kwargs)
         logits = output.logits
         if lexical_logit is not None:
             logits = logits + torch.stack([torch.zeros_like(lexical_logit), lexical_logit], dim=-1).to(logits.dtype)

@@ -1,7 +1,7 @@
 """Train the detector with the Hugging Face Trainer, from the pre-trained encoder.
 
-The lexical branch, when there is one, is fitted first by scikit-learn and then frozen; BERT
-learns beside it from cross-fitted branch logits (see `lexical.py`). AdamW with linear
+The lexical branch, when there is one, is fitted first by scikit-learn and frozen; BERT learns
+alone, and the two are weighed on val at the end (see `lexical.py`). AdamW with linear
 warm-up and decay, label smoothing,
 optional distillation from a teacher's soft labels, evaluation on val every epoch, early
 stopping on val ROC-AUC, the best epoch's weights kept at the end, and the label threshold
@@ -27,7 +27,7 @@ from tinydetect.core.config import EvalConfig, ModelConfig, TrainConfig
 from tinydetect.core.records import Record
 from tinydetect.evaluation.metrics import choose_threshold_by, probability_ai
 from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer
-from tinydetect.modeling.lexical import LEXICAL_LOGIT_FIELD, cross_fitted_logits
+from tinydetect.modeling.lexical import LEXICAL_LOGIT_FIELD, fuse
 from tinydetect.modeling.model import Detector, build_model, predict_logits
 from tinydetect.modeling.pretraining import load_pretrained_encoder
 from tinydetect.modeling.tokenizer import DetectorTokenizer
@@ -53,7 +53,7 @@ class EncodedTexts(torch.utils.data.Dataset):
     """Tokenized records as the dicts of tensors the Trainer's default collator expects.
 
     With `teacher_p_ai`, each item also carries the teacher's P(AI) (NaN for a text it has none for);
-    with `lexical_logits`, each text's cross-fitted lexical-branch logit.
+    with `lexical_logits`, what stands in for each text's lexical-branch logit (zeros: BERT alone).
     """
 
     def __init__(self, records: Sequence[Record], tokenizer: DetectorTokenizer,
@@ -86,7 +86,9 @@ def _val_roc_auc(prediction: EvalPrediction) -> dict[str, float]:
 @dataclass
 class TrainResult:
     detector: Detector
-    best_val_roc_auc: float
+    best_val_roc_auc: float  # BERT's (with the lexical branch held at zero) at its best epoch
+    val_roc_auc: float  # the shipped model's: BERT and the branch, fused
+    fusion: dict[str, float]  # the fusion weights (`lexical.fuse`); {} without a branch
     epochs_run: float
     val_false_positive_rate: float  # at the chosen threshold
     val_true_positive_rate: float
@@ -150,14 +152,26 @@ def train_counts(model: torch.nn.Module, data: TrainingData):
     return model.lexical.counts(encoded["input_ids"], encoded["attention_mask"])
 
 
-def branch_logits_for_training(model: torch.nn.Module, train_config: TrainConfig, data: TrainingData,
-                               seed: int) -> np.ndarray | None:
-    """Freeze the fitted lexical branch and return the train texts' cross-fitted branch logits (None: no branch)."""
+def silenced_branch(model: torch.nn.Module, records: Sequence[Record]) -> np.ndarray | None:
+    """Freeze the fitted lexical branch and hold its logit at zero while BERT trains (None: no branch)."""
     if getattr(model, "lexical", None) is None:
         return None
     model.lexical.requires_grad_(False)
-    return cross_fitted_logits(train_counts(model, data), _labels(data.train), [record.group for record in data.train],
-                               train_config.lexical_c, seed)
+    return np.zeros(len(records), dtype=np.float32)
+
+
+def fuse_on_val(model: torch.nn.Module, data: TrainingData, seed: int) -> dict[str, float]:
+    """Weigh the trained BERT and the branch on val (`lexical.fuse`); {} without a branch."""
+    if getattr(model, "lexical", None) is None:
+        return {}
+    encoded = data.tokenizer([record.text for record in data.val])
+    inputs = {name: torch.from_numpy(array) for name, array in encoded.items()}
+    model.eval()
+    with torch.no_grad():
+        branch = model.lexical(**inputs)
+        full = model(**inputs).logits
+    encoder_margin, branch_logit = (full - branch).diff(dim=-1)[:, 0], branch.diff(dim=-1)[:, 0]
+    return fuse(model, encoder_margin.numpy(), branch_logit.numpy(), _labels(data.val), seed)
 
 
 def fit(
@@ -172,14 +186,13 @@ def fit(
 
     `threshold(val_labels, val_p_ai, domains=...)` picks the label threshold, e.g. `policy_threshold(eval_config)`.
     """
-    lexical_logits = branch_logits_for_training(model, train_config, data, seed)
     with tempfile.TemporaryDirectory(prefix="tinydetect-checkpoints-") as checkpoint_dir:
         arguments = training_arguments(train_config, checkpoint_dir, seed)
         trainer = DistillationTrainer(
             model=model,
             args=arguments,
-            train_dataset=EncodedTexts(data.train, data.tokenizer, data.teacher_p_ai, lexical_logits),
-            eval_dataset=EncodedTexts(data.val, data.tokenizer),
+            train_dataset=EncodedTexts(data.train, data.tokenizer, data.teacher_p_ai, silenced_branch(model, data.train)),
+            eval_dataset=EncodedTexts(data.val, data.tokenizer, lexical_logits=silenced_branch(model, data.val)),
             compute_metrics=_val_roc_auc,
             callbacks=[EarlyStoppingCallback(train_config.early_stopping_patience), *callbacks],
             alpha=train_config.distill_alpha if data.teacher_p_ai else 0.0,
@@ -189,13 +202,16 @@ def fit(
         trainer.train()
         best_metric = trainer.state.best_metric
         epochs_run = trainer.state.epoch
+    fusion = fuse_on_val(trainer.model, data, seed)
     val_logits = predict_logits(trainer.model, data.tokenizer, [record.text for record in data.val])
     val_labels = _labels(data.val)
     val_p_ai = probability_ai(val_logits)
     cut = threshold(val_labels, val_p_ai, domains=[record.domain for record in data.val])
+    val_roc_auc = float(roc_auc_score(val_labels, val_p_ai)) if len(set(val_labels)) == 2 else float("nan")
     detector = Detector(model=trainer.model, tokenizer=data.tokenizer, threshold=cut)
     val_called_ai = val_p_ai > detector.threshold
-    return TrainResult(detector=detector, best_val_roc_auc=float(best_metric), epochs_run=float(epochs_run),
+    return TrainResult(detector=detector, best_val_roc_auc=float(best_metric), val_roc_auc=val_roc_auc, fusion=fusion,
+                       epochs_run=float(epochs_run),
                        val_false_positive_rate=float(val_called_ai[val_labels == 0].mean()),
                        val_true_positive_rate=float(val_called_ai[val_labels == 1].mean()))
 
