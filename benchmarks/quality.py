@@ -15,6 +15,9 @@ Writes `benchmarks/results/quality_<data>.json` (with the params, the commit and
 test text, from which `benchmarks.thresholds` compares threshold policies.
 
     python -m benchmarks.quality --data l2r [--set model.lexical_buckets=0 ...] [--keep DIR]
+
+`--keep DIR` runs in DIR and keeps it; given the folder of an earlier run it resumes it (`dvc repro`
+reruns only what changed), so a finished run can be summarised again by newer benchmark code in seconds.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import torch
 import yaml
+from sklearn.metrics import roc_auc_score
 
 from benchmarks import REPO_ROOT, SHARED_DATA
 from tinydetect.core.files import read_lines, write_json, write_jsonl
@@ -116,6 +121,26 @@ def detector_scores(workdir: Path) -> dict[str, list[dict]]:
     return scores
 
 
+def detector_parts(workdir: Path) -> dict:
+    """Test ROC-AUC of the detector's encoder alone, its lexical branch alone, and the two fused (what ships).
+
+    The fused logit margin is a * encoder + b * branch + c (`modeling.lexical.fuse`), so each part's
+    margin is read off the shipped model: the branch's from `model.lexical`, the encoder's as the rest.
+    """
+    detector = Detector.load(workdir / "models/detector")
+    if detector.model.lexical is None:
+        return {}
+    records = load_file(workdir / "data/split/test.jsonl")
+    labels = [record.label_int for record in records]
+    inputs = {name: torch.from_numpy(array) for name, array in detector.tokenizer([r.text for r in records]).items()}
+    detector.model.eval()
+    with torch.no_grad():
+        branch = detector.model.lexical(**inputs).diff(dim=-1)[:, 0]
+        fused = detector.model(**inputs).logits.diff(dim=-1)[:, 0]
+    return {name: round(float(roc_auc_score(labels, margin.numpy())), 6)
+            for name, margin in (("encoder", fused - branch), ("lexical_branch", branch), ("fused", fused))}
+
+
 def at_f1_threshold(scores: dict[str, list[dict]]) -> dict:
     """The detector's test metrics at the F1-optimal cut chosen on val (the original design's metrics).
 
@@ -144,6 +169,7 @@ def summary(workdir: Path, scores: dict[str, list[dict]]) -> dict:
         "shipped_tpr": round(1 - detector["false_negative_rate"], 6),
         "shipped_fpr": round(detector["false_positive_rate"], 6),
         "detector_at_f1_threshold": at_f1_threshold(scores),
+        "detector_parts_test_roc_auc": detector_parts(workdir),
     }
     reviews = slices.get("domain", {}).get(NSMC_DOMAIN)
     if reviews:
@@ -175,12 +201,15 @@ def print_table(data: str, result: dict) -> None:
     f1_cut = result["detector_at_f1_threshold"]
     print(f"detector at the F1-optimal val threshold {f1_cut['threshold']:.3f}: F1 {f1_cut['f1']:.3f}, "
           f"accuracy {f1_cut['accuracy']:.3f}, FPR {f1_cut['false_positive_rate']:.3f}")
+    parts = result.get("detector_parts_test_roc_auc")
+    if parts:
+        print("detector's parts, test ROC-AUC: " + ", ".join(f"{name} {value:.4f}" for name, value in parts.items()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=sorted(DATASETS), default="l2r")
-    parser.add_argument("--keep", type=Path, help="run in this folder and keep it (default: a temporary one)")
+    parser.add_argument("--keep", type=Path, help="run in this folder and keep it; an earlier run's folder is resumed (default: a temporary one)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="params override, repeatable")
     parser.add_argument("--out", type=Path, help="results JSON (default: benchmarks/results/quality_<data>.json)")
     args = parser.parse_args()

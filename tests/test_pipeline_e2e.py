@@ -56,6 +56,8 @@ def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
     assert json.loads((repo / "metrics/train.json").read_text())["distilled_from"] == "tfidf"
     assert "pre-trained from scratch by masked-language modelling" in (repo / "models/MODEL_CARD.md").read_text()
     assert json.loads((repo / "models/detector/config.json").read_text())["lexical_buckets"] == 512
+    assert json.loads((repo / "models/detector/tokenizer_config.json").read_text())["max_length"] == 48  # the branch's
+    assert set(json.loads((repo / "metrics/train.json").read_text())["fusion"]) == {"encoder_weight", "branch_weight", "offset"}
     assert (repo / "dvc.lock").exists()
 
 

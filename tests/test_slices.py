@@ -47,14 +47,15 @@ def test_model_card_states_data_model_metrics_and_limits():
               "vocab_size": 8000, "max_position_embeddings": 128}
     training = {"pretrain": {"epochs": 3, "texts": 1200, "train_split_texts": 1000, "unlabelled_texts": 200,
                              "val_perplexity": 41.5},
-                "train": {"distilled_from": "tfidf"}, "policy": {"threshold_policy": "target_fpr_every_domain", "target_fpr": 0.01}}
+                "train": {"distilled_from": "tfidf", "fusion": {"encoder_weight": 0.8, "branch_weight": 1.25, "offset": -0.5}},
+                "policy": {"threshold_policy": "target_fpr_every_domain", "target_fpr": 0.01}}
     card = render({"train": recs, "val": recs[:2], "test": recs}, config, metrics,
                   slice_quality(recs, np.array([0.1, 0.7, 0.9, 0.4]), 0.5), training)
     for expected in ("| train | 4 | AI 2, HUMAN 2 | en 2, ko 2 |", "4 layers, hidden 312, 12 heads", "1,234 parameters",
                      "| detector | 5.000 | 0.900 |", "| generator | gpt-4o | 1 |",
                      "Generators seen in training: gemini-2.5-flash, gpt-4o", "threshold on P(AI)",
                      "pre-trained from scratch by masked-language modelling for 3 epochs on 1,200 unlabelled texts",
-                     "soft labels of a `tfidf` teacher", "about 1 in 100 human texts gets it", "quantiles of val's human scores per domain",
+                     "soft labels of a `tfidf` teacher", "logit = 0.800 x encoder + 1.250 x branch -0.500", "about 1 in 100 human texts gets it", "quantiles of val's human scores per domain",
                      "On other kinds of text"):
         assert expected in card, expected
 

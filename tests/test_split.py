@@ -2,7 +2,7 @@ import pytest
 
 from tinydetect.core.config import SplitConfig
 from tinydetect.core.records import parse_record
-from tinydetect.data.split import FOLDS, SplitError, fold_counts, split_records
+from tinydetect.data.split import FOLDS, SplitError, deal_folds, fold_counts, split_records
 
 
 def test_no_group_straddles_splits_and_labels_are_stratified(labelled_records):
@@ -74,3 +74,21 @@ def test_a_label_in_few_large_groups_still_reaches_val_and_test():
         assert {record.label for record in splits[name]} == {"HUMAN", "AI"}, name
     topics = {name: {r.group for r in records if r.group.startswith("topic")} for name, records in splits.items()}
     assert not topics["train"] & topics["val"] and not topics["train"] & topics["test"] and not topics["val"] & topics["test"]
+
+
+def test_the_largest_groups_are_dealt_to_every_split_not_all_to_test():
+    """The splitter puts its largest groups in the lowest folds; test took the first folds: 4 of 6 KatFish topics."""
+    humans = [parse_record({"id": f"h{i}", "text": f"review {i}", "label": "HUMAN"}, "") for i in range(700)]
+    essays = [parse_record({"id": f"e{t}-{i}", "text": f"essay {t} {i}", "label": "AI" if i % 4 else "HUMAN",
+                            "group": f"topic{t}"}, "") for t in range(6) for i in range(70)]
+    splits = split_records(humans + essays, SplitConfig(), seed=42)
+    topics = {name: len({r.group for r in records if r.group.startswith("topic")}) for name, records in splits.items()}
+    assert topics["train"] >= 3 and 1 <= topics["test"] <= 2 and topics["val"] >= 1, topics
+
+
+@pytest.mark.parametrize("folds", [3, 5, 20, 37])
+def test_dealing_gives_each_split_exactly_its_folds(folds):
+    for test_folds in range(1, folds - 1):
+        for val_folds in range(1, folds - test_folds):
+            test, val = deal_folds(folds, test_folds, val_folds)
+            assert (len(test), len(val)) == (test_folds, val_folds) and not set(test) & set(val)

@@ -1,8 +1,11 @@
 """Train/val/test split: stratified by label, grouped so a text and its rewrites stay together.
 
 scikit-learn's `StratifiedGroupKFold` deals the groups into `FOLDS` folds of about equal size
-and label mix; test takes `round(test_fraction * FOLDS)` of them, val the next
-`round(val_fraction * FOLDS)`, train the rest. So a fraction is honoured to within half a fold
+and label mix; test takes `round(test_fraction * FOLDS)` of them, val `round(val_fraction * FOLDS)`,
+train the rest, the folds dealt in turn to whichever split is furthest below its share
+(`deal_folds`). Dealing matters: the splitter places the largest groups first, in the lowest
+folds, so "test takes the first folds" gave test the largest groups (a KatFish run put 4 of its 6
+essay topics in test and 1 in train). So a fraction is honoured to within half a fold
 (2.5% of the texts) plus the size of one group: `test_fraction: 0.4` gives about 40% test.
 (Holding out one fold of k = 1/fraction folds, as before, rounded every fraction to 1/k:
 0.4 gave 50%.)
@@ -84,7 +87,7 @@ def split_records(records: Sequence[Record], config: SplitConfig, seed: int) -> 
 
 def assign_folds(fold_of: np.ndarray, labels: np.ndarray, folds: int, test_folds: int,
                  val_folds: int) -> tuple[list[int], list[int]]:
-    """Test takes the first `test_folds` folds, val the next `val_folds`, each with both labels.
+    """Test and val take `test_folds` and `val_folds` folds (`deal_folds`), each with both labels.
 
     When one label comes in a few large groups (AI essays grouped by topic), stratification
     cannot put it in every fold: a split whose folds miss it takes, in exchange for its last
@@ -94,8 +97,8 @@ def assign_folds(fold_of: np.ndarray, labels: np.ndarray, folds: int, test_folds
     ([0], [2])
     """
     has_both = [len(np.unique(labels[fold_of == fold])) == 2 for fold in range(folds)]
-    test, val = list(range(test_folds)), list(range(test_folds, test_folds + val_folds))
-    spare = [fold for fold in range(test_folds + val_folds, folds) if has_both[fold]]
+    test, val = deal_folds(folds, test_folds, val_folds)
+    spare = [fold for fold in range(folds) if fold not in test + val and has_both[fold]]
     for chosen in (test, val):
         if not any(has_both[fold] for fold in chosen):
             if not spare:
@@ -103,6 +106,22 @@ def assign_folds(fold_of: np.ndarray, labels: np.ndarray, folds: int, test_folds
                                  f"({sum(has_both)} of {folds} folds have both); add groups of that label")
             chosen[-1] = spare.pop(0)
     return test, val
+
+
+def deal_folds(folds: int, test_folds: int, val_folds: int) -> tuple[list[int], list[int]]:
+    """Folds 0, 1, ... each to the split furthest below its share so far (train on ties): the test and val folds.
+
+    The low folds hold the largest groups, so each split gets its share of large and small alike.
+
+    >>> deal_folds(20, 4, 3)
+    ([1, 7, 12, 18], [4, 10, 16])
+    """
+    shares = {"train": (folds - test_folds - val_folds) / folds, "test": test_folds / folds, "val": val_folds / folds}
+    dealt: dict[str, list[int]] = {"train": [], "test": [], "val": []}
+    for fold in range(folds):
+        deficit = {name: share * (fold + 1) - len(dealt[name]) for name, share in shares.items()}
+        dealt[max(("train", "test", "val"), key=lambda name: deficit[name])].append(fold)
+    return dealt["test"], dealt["val"]
 
 
 def split_summary(splits: dict[str, list[Record]]) -> dict:

@@ -48,6 +48,11 @@ def training_sentence(training: dict) -> str:
     if teacher != "none":
         origin += (f" It also learned from the soft labels of a `{teacher}` teacher (a character n-gram model trained "
                    "on the same train split, cross-fitted so no text was labelled by a teacher that saw it).")
+    fusion = train.get("fusion")
+    if fusion:
+        origin += (f" Encoder and lexical branch were then weighed on val by a logistic regression: logit = "
+                   f"{fusion['encoder_weight']:.3f} x encoder + {fusion['branch_weight']:.3f} x branch "
+                   f"{fusion['offset']:+.3f}.")
     return origin
 
 
