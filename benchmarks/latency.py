@@ -70,7 +70,7 @@ def measure_one(path: str, runs: int) -> dict:
         timings = time_runs(forward(scorer), token_batch(vocab, length, 1), runs)
         result[f"p50_ms_{threads}t"] = round(float(np.percentile(timings, 50)), 3)
         result[f"p95_ms_{threads}t"] = round(float(np.percentile(timings, 95)), 3)
-    if getattr(scorer, "batch_size", None) != 1:  # the fixed 1x128 graph takes one text at a time
+    if getattr(scorer, "batch_size", None) != 1:  # the fixed-shape graph takes one text at a time
         batch_ms = time_runs(forward(scorer), token_batch(vocab, length, THROUGHPUT_BATCH), max(3, runs // 20), warmup=2)
         result["texts_per_s_batch32_2t"] = round(THROUGHPUT_BATCH / (float(np.median(batch_ms)) / 1000), 1)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -91,12 +91,12 @@ def test_int8_is_smaller_close_and_round_trips(detector, tmp_path):
 def onnx_folder(detector, tmp_path_factory):
     folder = tmp_path_factory.mktemp("onnx")
     detector.save(folder)
-    paths = {kind: folder / f"{kind}.onnx" for kind in ("1x128", "fp32", "int8", "int4")}
+    paths = {kind: folder / f"{kind}.onnx" for kind in ("fixed", "fp32", "int8", "int4")}
     report = onnx_export.export_variants(detector.model, paths, max_length=32, block_size=16)
     return folder, report["fused_ops"], report["int4_ops"]
 
 
-@pytest.mark.parametrize(("kind", "tolerance"), [("1x128", 1e-4), ("fp32", 1e-4), ("int8", 0.1), ("int4", 0.1)])
+@pytest.mark.parametrize(("kind", "tolerance"), [("fixed", 1e-4), ("fp32", 1e-4), ("int8", 0.1), ("int4", 0.1)])
 def test_onnx_variants_match_pytorch(detector, onnx_folder, kind, tolerance):
     folder, _, _ = onnx_folder
     scorer = load_scorer(folder / f"{kind}.onnx")
@@ -106,7 +106,7 @@ def test_onnx_variants_match_pytorch(detector, onnx_folder, kind, tolerance):
 
 def test_onnx_graphs_have_the_promised_shapes_and_ops(onnx_folder):
     folder, fused, int4_ops = onnx_folder
-    fixed = onnx.load(str(folder / "1x128.onnx")).graph
+    fixed = onnx.load(str(folder / "fixed.onnx")).graph
     assert [d.dim_value for d in fixed.input[0].type.tensor_type.shape.dim] == [1, 32]
     assert [i.name for i in fixed.input] == ["input_ids", "attention_mask"] and fixed.output[0].name == "logits"
     assert fused.get("Attention") == 2 and fused.get("SkipLayerNormalization") == 4

@@ -3,7 +3,7 @@
 One folder per source model (full or pruned) holds the tokenizer assets, `detector.json`
 and four graphs, one per kind (file names: `tinydetect.runtime.variants`):
 
-- `model_1x128.onnx`: fp32, fixed input shape (1, max_length), plain ONNX ops only: the
+- `model_fixed.onnx`: fp32, fixed input shape (1, the tokenizer's length), plain ONNX ops only: the
   portable file for runtimes that want static shapes (mobile, browsers);
 - `model.onnx`: fp32, dynamic batch, optimised by ONNX Runtime's BERT optimizer (fused
   attention, SkipLayerNorm, BiasGelu);
@@ -88,11 +88,11 @@ def quantize_int4(source: str | Path, target: str | Path, block_size: int) -> di
 def export_variants(model: torch.nn.Module, paths: dict[str, Path], max_length: int, block_size: int) -> dict:
     """Every ONNX kind of one source model, to `paths[kind]`; returns what the optimizer and the INT4 pass did.
 
-    Kinds: `1x128`, `fp32` (fused), `int8` (from the fused graph), `int4` (from the plain one).
+    Kinds: `fixed`, `fp32` (fused), `int8` (from the fused graph), `int4` (from the plain one).
     """
     config = model.config
     heads = model.bert.encoder.layer[0].attention.self.num_attention_heads
-    export(model, paths["1x128"], max_length, dynamic_batch=False)
+    export(model, paths["fixed"], max_length, dynamic_batch=False)
     with tempfile.TemporaryDirectory() as scratch:
         plain = Path(scratch) / "plain.onnx"
         export(model, plain, max_length, dynamic_batch=True)

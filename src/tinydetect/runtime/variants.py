@@ -38,7 +38,7 @@ class VariantSpec:
 
     stage: str  # the dvc stage that makes it
     format: str  # how it is loaded: "torch", "torch_int8", "onnx" or "coreml"
-    kind: str  # what the stage builds: "fp32", "int8", "1x128", "int4", "fp16", "palettized4", ...
+    kind: str  # what the stage builds: "fp32", "int8", "fixed", "int4", "fp16", "palettized4", ...
     name: str  # name pattern; {prefix} is "" for the detector, "pruned_" for the pruned model
     path: str  # path pattern; {source} is the source's name
 
@@ -46,7 +46,7 @@ class VariantSpec:
 SPECS = (
     VariantSpec("quantize", "torch_int8", "int8", "{source}_int8", "models/quantized/{source}_int8"),
     VariantSpec("onnx", "onnx", "fp32", "{prefix}onnx", "models/onnx/{source}/model.onnx"),
-    VariantSpec("onnx", "onnx", "1x128", "{prefix}onnx_1x128", "models/onnx/{source}/model_1x128.onnx"),
+    VariantSpec("onnx", "onnx", "fixed", "{prefix}onnx_fixed", "models/onnx/{source}/model_fixed.onnx"),
     VariantSpec("onnx", "onnx", "int8", "{prefix}onnx_int8", "models/onnx/{source}/model_int8.onnx"),
     VariantSpec("onnx", "onnx", "int4", "{prefix}onnx_int4", "models/onnx/{source}/model_int4.onnx"),
     *(
