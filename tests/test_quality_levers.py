@@ -87,6 +87,22 @@ def test_fusion_folds_the_val_regression_into_the_weights(tokenizer):
     assert weights["branch_weight"] == pytest.approx(regression.coef_[0][1])
 
 
+def test_fusion_drops_a_part_whose_weight_comes_out_negative(tokenizer):
+    model = build_model(LEXICAL, tokenizer.vocab_size, seed=0).double().eval()
+    labels = np.array([index % 2 for index in range(len(TEXTS))])
+    _, encoded = _fitted_branch(model, tokenizer, TEXTS, labels)
+    rng = np.random.default_rng(0)
+    branch = labels * 2.0 + rng.normal(size=len(labels))
+    encoder = branch - labels * 1.5  # correlated with the branch, but alone a weaker detector: a joint fit weighs it < 0
+    assert LogisticRegression(C=1.0).fit(np.c_[encoder, branch], labels).coef_[0][0] < 0
+    weights = fuse(model, encoder, branch, labels, seed=0)
+    alone = LogisticRegression(C=1.0, random_state=0).fit(branch[:, None], labels)
+    assert weights == pytest.approx({"encoder_weight": 0.0, "branch_weight": alone.coef_[0][0],
+                                     "offset": alone.intercept_[0]})
+    with torch.no_grad():
+        assert torch.count_nonzero(model.classifier.weight) == 0
+
+
 def test_pretraining_lowers_the_masked_token_loss_and_its_encoder_loads(tokenizer, tmp_path):
     config = PretrainConfig(epochs=6, batch_size=8, learning_rate=3e-3)
     untrained = pretrain(LEXICAL, config.model_copy(update={"epochs": 0}), tokenizer, TEXTS * 4, TEXTS[:8], seed=0)
