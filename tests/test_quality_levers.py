@@ -90,7 +90,7 @@ def test_fusion_folds_the_val_regression_into_the_weights(tokenizer):
 def test_fusion_drops_a_part_whose_weight_comes_out_negative(tokenizer):
     model = build_model(LEXICAL, tokenizer.vocab_size, seed=0).double().eval()
     labels = np.array([index % 2 for index in range(len(TEXTS))])
-    _, encoded = _fitted_branch(model, tokenizer, TEXTS, labels)
+    _fitted_branch(model, tokenizer, TEXTS, labels)
     rng = np.random.default_rng(0)
     branch = labels * 2.0 + rng.normal(size=len(labels))
     encoder = branch - labels * 1.5  # correlated with the branch, but alone a weaker detector: a joint fit weighs it < 0
