@@ -33,7 +33,6 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-import torch
 import yaml
 from sklearn.metrics import roc_auc_score
 
@@ -41,7 +40,7 @@ from benchmarks import REPO_ROOT, SHARED_DATA
 from tinydetect.core.files import read_lines, write_json, write_jsonl
 from tinydetect.core.records import load_file
 from tinydetect.evaluation.metrics import choose_threshold, probability_ai, quality
-from tinydetect.modeling.model import Detector
+from tinydetect.modeling.model import Detector, margin_parts
 from tinydetect.testing.workspace import copy_sources, python_env
 
 DATASETS = {
@@ -124,21 +123,17 @@ def detector_scores(workdir: Path) -> dict[str, list[dict]]:
 def detector_parts(workdir: Path) -> dict:
     """Test ROC-AUC of the detector's encoder alone, its lexical branch alone, and the two fused (what ships).
 
-    The fused logit margin is a * encoder + b * branch + c (`modeling.lexical.fuse`), so each part's
-    margin is read off the shipped model: the branch's from `model.lexical`, the encoder's as the rest.
+    The fused logit margin is a * encoder + b * branch + c (`modeling.lexical.fuse`), each part read
+    off the shipped model by `margin_parts`.
     """
     detector = Detector.load(workdir / "models/detector")
     if detector.model.lexical is None:
         return {}
     records = load_file(workdir / "data/split/test.jsonl")
     labels = [record.label_int for record in records]
-    inputs = {name: torch.from_numpy(array) for name, array in detector.tokenizer([r.text for r in records]).items()}
-    detector.model.eval()
-    with torch.no_grad():
-        branch = detector.model.lexical(**inputs).diff(dim=-1)[:, 0]
-        fused = detector.model(**inputs).logits.diff(dim=-1)[:, 0]
-    return {name: round(float(roc_auc_score(labels, margin.numpy())), 6)
-            for name, margin in (("encoder", fused - branch), ("lexical_branch", branch), ("fused", fused))}
+    encoder, branch = margin_parts(detector.model, detector.tokenizer, [record.text for record in records])
+    return {name: round(float(roc_auc_score(labels, margin)), 6)
+            for name, margin in (("encoder", encoder), ("lexical_branch", branch), ("fused", encoder + branch))}
 
 
 def at_f1_threshold(scores: dict[str, list[dict]]) -> dict:

@@ -12,7 +12,7 @@ from tinydetect.export.traceable import ExportableDetector
 from tinydetect.modeling.cross_fitting import cross_fit_folds
 from tinydetect.modeling.distillation import cross_fitted_soft_labels, distillation_loss
 from tinydetect.modeling.lexical import fit_regression, fuse
-from tinydetect.modeling.model import DetectorModel, build_model
+from tinydetect.modeling.model import DetectorModel, build_model, margin_parts
 from tinydetect.modeling.pretraining import load_pretrained_encoder, pretrain, unlabelled_texts
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 
@@ -76,9 +76,7 @@ def test_fusion_folds_the_val_regression_into_the_weights(tokenizer):
     model = build_model(LEXICAL, tokenizer.vocab_size, seed=0).double().eval()
     labels = np.array([index % 2 for index in range(len(TEXTS))])
     _, encoded = _fitted_branch(model, tokenizer, TEXTS, labels)
-    with torch.no_grad():
-        branch = model.lexical(**encoded).diff(dim=-1)[:, 0].numpy()
-        encoder = model(**encoded).logits.diff(dim=-1)[:, 0].numpy() - branch
+    encoder, branch = margin_parts(model, tokenizer, TEXTS)
     weights = fuse(model, encoder, branch, labels, seed=0)
     regression = LogisticRegression(C=1.0, random_state=0).fit(np.c_[encoder, branch], labels)
     with torch.no_grad():
@@ -166,6 +164,33 @@ def test_tolerant_threshold_sits_between_pooled_and_every_domain_and_lets_each_d
     for domain, allowed in (("review", 6), ("essay", 1), ("mail", 2)):  # binomial at 1%: P(X >= k) >= 5%
         assert np.sum(p_ai[(domains == domain)] > tolerant) <= allowed
     assert np.mean(p_ai[labels == 0] > tolerant) <= 0.01 + 1e-9
+
+
+def test_the_fitted_branch_sits_out_training_and_returns_scaled_by_the_fusion(tokenizer):
+    """While the Trainer runs, BERT alone: the branch is neither optimised nor part of val ROC-AUC."""
+    from transformers import TrainerCallback
+
+    from tinydetect.core.config import TrainConfig
+    from tinydetect.modeling.training import TrainingData, fit
+
+    records = [parse_record({"id": f"r{i}", "text": text, "label": "AI" if i % 2 else "HUMAN"}, "") for i, text in
+               enumerate(TEXTS)]
+    model = build_model(LEXICAL, tokenizer.vocab_size, seed=0)
+    _fitted_branch(model, tokenizer, TEXTS[:20], [record.label_int for record in records[:20]])
+    fitted = model.lexical.weights.weight.detach().clone()
+    seen = []
+
+    class WatchTraining(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, optimizer=None, **kwargs):
+            optimised = {id(parameter) for group in optimizer.param_groups for parameter in group["params"]}
+            seen.append((model.lexical, any(id(parameter) in optimised for parameter in branch.parameters())))
+
+    branch = model.lexical
+    result = fit(model, TrainConfig(epochs=1, batch_size=4), TrainingData(tokenizer, records[:20], records[20:]),
+                 seed=0, callbacks=[WatchTraining()])
+    assert seen and all(lexical is None and not optimised for lexical, optimised in seen)
+    assert model.lexical is branch
+    torch.testing.assert_close(branch.weights.weight, fitted * result.fusion["branch_weight"])
 
 
 def test_unknown_threshold_policy_names_the_known_ones():

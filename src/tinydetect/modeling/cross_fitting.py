@@ -1,4 +1,4 @@
-"""Folds for cross-fitting: each text scored by a model fitted without it (distillation, the lexical branch).
+"""Folds for cross-fitting: each text scored by a model fitted without it (the distillation teacher's soft labels).
 
 Held-out folds follow the groups (a text and its rewrites leave together) wherever that leaves
 both labels to fit on. When one label sits in too few groups for that (KatFish's AI essays come

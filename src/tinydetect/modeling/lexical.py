@@ -17,7 +17,7 @@ which equals scikit-learn's `TfidfTransformer(sublinear_tf=True)` + `LogisticReg
 counts (each distinct n-gram's c_i positions share its one term). Plain ops that ONNX and Core ML
 export as they are. Bigram ids are `(first * vocab_size + second) % buckets`, offset by the vocabulary.
 
-BERT learns on its own (the branch held at zero while it trains, so early stopping selects BERT's
+BERT learns on its own (the branch detached from the model while it trains, so early stopping selects BERT's
 epoch by BERT's own val ROC-AUC; with the branch's cross-fitted logits as a fixed offset instead, a
 KatFish run's val ROC-AUC was 0.9998 from the first epoch on, the branch's, so the first epoch's
 barely trained BERT shipped, its logits spread under 0.005), then `fuse` weighs the two on val:
@@ -32,8 +32,6 @@ import scipy.sparse
 import torch
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.linear_model import LogisticRegression
-
-LEXICAL_LOGIT_FIELD = "lexical_logit"  # a dataset field standing in for the branch's logit (zero: BERT alone)
 
 
 def _pair_ids(input_ids, vocab_size: int, buckets: int):
@@ -52,9 +50,9 @@ def _terms(ids: torch.Tensor, mask: torch.Tensor, idf: torch.Tensor) -> tuple[to
 class LexicalBranch(torch.nn.Module):
     """(input_ids, attention_mask) -> (batch, 2) logits [0, logit_AI] of the TF-IDF regression above."""
 
-    def __init__(self, vocab_size: int, buckets: int, num_labels: int):
+    def __init__(self, vocab_size: int, buckets: int):
         super().__init__()
-        self.vocab_size, self.buckets, self.num_labels = vocab_size, buckets, num_labels
+        self.vocab_size, self.buckets = vocab_size, buckets
         # one row per unigram then per bigram bucket; Embedding tables so export sees a Gather
         self.weights = torch.nn.Embedding(vocab_size + buckets, 1)
         self.idf = torch.nn.Embedding(vocab_size + buckets, 1)

@@ -84,19 +84,15 @@ class DetectorModel(BertForSequenceClassification):
             if layer_heads != config.num_attention_heads or width != config.intermediate_size:
                 shrink_layer(layer, range(layer_heads), range(width))  # shapes only: weights load next
         buckets = getattr(config, "lexical_buckets", 0)
-        self.lexical = LexicalBranch(config.vocab_size, buckets, config.num_labels) if buckets else None
+        self.lexical = LexicalBranch(config.vocab_size, buckets) if buckets else None
 
-    def forward(self, input_ids=None, attention_mask=None, labels=None, lexical_logit=None,
-                **kwargs) -> SequenceClassifierOutput:
-        """`lexical_logit` (batch,), when given, stands in for the branch: training's cross-fitted logits."""
+    def forward(self, input_ids=None, attention_mask=None, labels=None, **kwargs) -> SequenceClassifierOutput:
         length = self.config.max_position_embeddings
         # contiguous: the INT8 model's quantized embedding op rejects a strided slice
         bert_ids, bert_mask = input_ids[:, :length].contiguous(), attention_mask[:, :length].contiguous()
         output = super().forward(input_ids=bert_ids, attention_mask=bert_mask, **kwargs)
         logits = output.logits
-        if lexical_logit is not None:
-            logits = logits + torch.stack([torch.zeros_like(lexical_logit), lexical_logit], dim=-1).to(logits.dtype)
-        elif self.lexical is not None:
+        if self.lexical is not None:
             logits = logits + self.lexical(input_ids, attention_mask)
         loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
@@ -140,6 +136,45 @@ def predict_logits(
         inputs = {name: torch.from_numpy(array) for name, array in encoded.items()}
         batches.append(model(**inputs).logits.float().numpy())
     return np.concatenate(batches) if batches else np.zeros((0, len(LABELS)), dtype=np.float32)
+
+
+@torch.inference_mode()
+def margin_parts(
+    model: DetectorModel, tokenizer: DetectorTokenizer, texts: Sequence[str], batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's AI-minus-human logit margin from the encoder alone and from the lexical branch alone.
+
+    The model's margin is their sum (the fused weights are already folded into each part).
+    """
+    model.eval()
+    encoder, branch = [], []
+    for start in range(0, len(texts), batch_size):
+        encoded = tokenizer(texts[start : start + batch_size])
+        inputs = {name: torch.from_numpy(array) for name, array in encoded.items()}
+        branch_logits = model.lexical(**inputs)
+        encoder.append((model(**inputs).logits - branch_logits).diff(dim=-1)[:, 0].float().numpy())
+        branch.append(branch_logits.diff(dim=-1)[:, 0].float().numpy())
+    empty = np.zeros(0, dtype=np.float32)
+    return (np.concatenate(encoder), np.concatenate(branch)) if encoder else (empty, empty)
+
+
+@contextmanager
+def lexical_branch_detached(model: torch.nn.Module) -> Iterator[None]:
+    """The model without its lexical branch for the block (BERT's logits alone), the branch back after.
+
+    Training uses it: the branch is fitted by scikit-learn beforehand and must neither learn nor
+    mask BERT's own val ROC-AUC, which early stopping selects the epoch by (see `lexical.py`).
+    A model without a branch is left as it is.
+    """
+    branch = getattr(model, "lexical", None)
+    if branch is None:
+        yield
+        return
+    model.lexical = None
+    try:
+        yield
+    finally:
+        model.lexical = branch
 
 
 def read_threshold(directory: str | Path) -> float:

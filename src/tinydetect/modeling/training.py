@@ -27,8 +27,8 @@ from tinydetect.core.config import EvalConfig, ModelConfig, TrainConfig
 from tinydetect.core.records import Record
 from tinydetect.evaluation.metrics import choose_threshold_by, probability_ai
 from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer
-from tinydetect.modeling.lexical import LEXICAL_LOGIT_FIELD, fuse
-from tinydetect.modeling.model import Detector, build_model, predict_logits
+from tinydetect.modeling.lexical import fuse
+from tinydetect.modeling.model import Detector, build_model, lexical_branch_detached, margin_parts, predict_logits
 from tinydetect.modeling.pretraining import load_pretrained_encoder
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
@@ -52,19 +52,17 @@ class TrainingData:
 class EncodedTexts(torch.utils.data.Dataset):
     """Tokenized records as the dicts of tensors the Trainer's default collator expects.
 
-    With `teacher_p_ai`, each item also carries the teacher's P(AI) (NaN for a text it has none for);
-    with `lexical_logits`, what stands in for each text's lexical-branch logit (zeros: BERT alone).
+    With `teacher_p_ai`, each item also carries the teacher's P(AI) (NaN for a text it has none for).
     """
 
     def __init__(self, records: Sequence[Record], tokenizer: DetectorTokenizer,
-                 teacher_p_ai: Mapping[str, float] | None = None, lexical_logits: np.ndarray | None = None):
+                 teacher_p_ai: Mapping[str, float] | None = None):
         encoded = tokenizer([record.text for record in records])
         self.input_ids = torch.from_numpy(encoded["input_ids"])
         self.attention_mask = torch.from_numpy(encoded["attention_mask"])
         self.labels = torch.tensor([record.label_int for record in records])
         self.teacher = None if teacher_p_ai is None else torch.tensor(
             [teacher_p_ai.get(record.id, float("nan")) for record in records], dtype=torch.float32)
-        self.lexical = None if lexical_logits is None else torch.as_tensor(lexical_logits, dtype=torch.float32)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -73,8 +71,6 @@ class EncodedTexts(torch.utils.data.Dataset):
         item = {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": self.labels[index]}
         if self.teacher is not None:
             item[TEACHER_FIELD] = self.teacher[index]
-        if self.lexical is not None:
-            item[LEXICAL_LOGIT_FIELD] = self.lexical[index]
         return item
 
 
@@ -86,7 +82,7 @@ def _val_roc_auc(prediction: EvalPrediction) -> dict[str, float]:
 @dataclass
 class TrainResult:
     detector: Detector
-    best_val_roc_auc: float  # BERT's (with the lexical branch held at zero) at its best epoch
+    best_val_roc_auc: float  # BERT's alone (lexical branch detached) at its best epoch
     val_roc_auc: float  # the shipped model's: BERT and the branch, fused
     fusion: dict[str, float]  # the fusion weights (`lexical.fuse`); {} without a branch
     epochs_run: float
@@ -152,26 +148,12 @@ def train_counts(model: torch.nn.Module, data: TrainingData):
     return model.lexical.counts(encoded["input_ids"], encoded["attention_mask"])
 
 
-def silenced_branch(model: torch.nn.Module, records: Sequence[Record]) -> np.ndarray | None:
-    """Freeze the fitted lexical branch and hold its logit at zero while BERT trains (None: no branch)."""
-    if getattr(model, "lexical", None) is None:
-        return None
-    model.lexical.requires_grad_(False)
-    return np.zeros(len(records), dtype=np.float32)
-
-
 def fuse_on_val(model: torch.nn.Module, data: TrainingData, seed: int) -> dict[str, float]:
     """Weigh the trained BERT and the branch on val (`lexical.fuse`); {} without a branch."""
     if getattr(model, "lexical", None) is None:
         return {}
-    encoded = data.tokenizer([record.text for record in data.val])
-    inputs = {name: torch.from_numpy(array) for name, array in encoded.items()}
-    model.eval()
-    with torch.no_grad():
-        branch = model.lexical(**inputs)
-        full = model(**inputs).logits
-    encoder_margin, branch_logit = (full - branch).diff(dim=-1)[:, 0], branch.diff(dim=-1)[:, 0]
-    return fuse(model, encoder_margin.numpy(), branch_logit.numpy(), _labels(data.val), seed)
+    encoder_margin, branch_logit = margin_parts(model, data.tokenizer, [record.text for record in data.val])
+    return fuse(model, encoder_margin, branch_logit, _labels(data.val), seed)
 
 
 def fit(
@@ -191,15 +173,16 @@ def fit(
         trainer = DistillationTrainer(
             model=model,
             args=arguments,
-            train_dataset=EncodedTexts(data.train, data.tokenizer, data.teacher_p_ai, silenced_branch(model, data.train)),
-            eval_dataset=EncodedTexts(data.val, data.tokenizer, lexical_logits=silenced_branch(model, data.val)),
+            train_dataset=EncodedTexts(data.train, data.tokenizer, data.teacher_p_ai),
+            eval_dataset=EncodedTexts(data.val, data.tokenizer),
             compute_metrics=_val_roc_auc,
             callbacks=[EarlyStoppingCallback(train_config.early_stopping_patience), *callbacks],
             alpha=train_config.distill_alpha if data.teacher_p_ai else 0.0,
             temperature=train_config.distill_temperature,
             label_smoothing=train_config.label_smoothing,
         )
-        trainer.train()
+        with lexical_branch_detached(model):  # BERT alone: the fitted branch neither learns nor picks the epoch
+            trainer.train()
         best_metric = trainer.state.best_metric
         epochs_run = trainer.state.epoch
     fusion = fuse_on_val(trainer.model, data, seed)
