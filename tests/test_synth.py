@@ -24,7 +24,7 @@ def test_multiplier_ai_texts_per_human_with_provenance(human_records, config):
         provenance = sample["provenance"]
         assert sample["label"] == "AI"
         assert sample["group"] == groups[provenance["source_id"]]
-        assert provenance["backend"] == "offline" and provenance["model"] == "word-2gram"
+        assert provenance["backend"] == "offline" and provenance["model"] == "word-2gram; ko: char-4gram"
         assert provenance["strategy"] in config.strategies
         assert len(provenance["template_sha256"]) == 64
         parse_record(sample, default_id="unused")  # every sample meets the input contract
@@ -56,6 +56,19 @@ def test_korean_sources_get_korean_prompts_and_korean_text(human_records, config
     assert all(s["provenance"]["template_id"].startswith("ko/") for s in result.samples)
     assert all(s["lang"] == "ko" for s in result.samples)
     assert "다시 써" in load_template("ko", "paraphrase").text
+
+
+def test_offline_korean_is_modelled_per_character_so_it_recombines_words(human_records, config):
+    """A Korean word chain copied its sources' sentences (demo Korean slice ROC-AUC 0.59): now words are recombined."""
+    korean = [r for r in human_records if r.lang == "ko"]
+    human_words = {word for record in korean for word in record.text.split()}
+    samples = synthesize(korean, config, make_backend(config, korean), seed=3).samples
+    words = [word for sample in samples for word in sample["text"].split()]
+    assert len(words) > 5 * len(samples)  # still words between spaces, not one glued string
+    assert len(set(words) - human_words) > 0.05 * len(set(words))
+    word_model = config.model_copy(update={"offline": config.offline.model_copy(update={"character_languages": []})})
+    copied = synthesize(korean, word_model, make_backend(word_model, korean), seed=3).samples
+    assert {word for sample in copied for word in sample["text"].split()} <= human_words
 
 
 def test_templates_render_the_source_text():

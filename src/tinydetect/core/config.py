@@ -37,6 +37,12 @@ class OfflineBackendConfig(_Section):
     source_weight: float = Field(
         4.0, ge=0, description="how strongly paraphrases follow the source's own n-grams"
     )
+    character_languages: list[str] = Field(
+        ["ko"], description="languages modelled per character, not per word: a Korean word (eojeol) carries its "
+        "particles and endings, so a word model of a few hundred texts has one successor for most words and copies "
+        "whole sentences of its sources"
+    )
+    character_order: int = Field(4, ge=2, le=8, description="n-gram order of the character model")
 
 
 class GeminiBackendConfig(_Section):
