@@ -3,6 +3,8 @@
 Each test here reproduces a finding of the reliability audit (issue 19) that failed before.
 """
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -12,10 +14,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
 
+from tinydetect.cli.main import main
 from tinydetect.cli.predict import score_to
 from tinydetect.core.config import ModelConfig, SynthConfig, TokenizerConfig
 from tinydetect.core.files import write_jsonl
@@ -45,9 +49,24 @@ def model_folder(tmp_path_factory):
     return folder
 
 
-def predict(*arguments, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tinydetect", "predict", *map(str, arguments)], input=stdin,
-                          capture_output=True, cwd=cwd, timeout=120)
+def predict(*arguments, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    """`tinydetect predict` run in this process, its exit status and its bytes on stdout and stderr.
+
+    In process: a new interpreter per call spent ~10 s importing torch, 14 calls here; the packaging
+    and pipeline tests run the installed command itself.
+    """
+    argv = ["predict", *map(str, arguments)]
+    stdout, stderr = io.BytesIO(), io.BytesIO()
+    text_out, text_err = (io.TextIOWrapper(stream, encoding="utf-8", write_through=True) for stream in (stdout, stderr))
+    text_in = io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8")
+    returncode = 0
+    with (mock.patch.object(sys, "stdin", text_in), contextlib.redirect_stdout(text_out),
+          contextlib.redirect_stderr(text_err)):
+        try:
+            main(argv)
+        except SystemExit as exit_:
+            returncode = exit_.code if isinstance(exit_.code, int) else 1
+    return subprocess.CompletedProcess(argv, returncode, stdout.getvalue(), stderr.getvalue())
 
 
 def rows_of(result) -> list[dict]:

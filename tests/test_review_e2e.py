@@ -81,14 +81,23 @@ def output_hashes(repo) -> dict[str, str]:
 
 
 def test_identical_rerun_changes_no_tracked_metric_but_timings(review_repo):
+    """Every stage but Core ML's forced again: every output the same bytes.
+
+    The Core ML stages are left out to keep the suite inside its 15-minute budget;
+    `test_coreml.py::test_packages_are_byte_identical_across_runs` saves one package
+    in two processes with different hash seeds and compares the bytes, which is what used to differ.
+    """
     repo = review_repo
     git_commit(repo, "prune more")
     before = output_hashes(repo)
-    run([sys.executable, "-m", "dvc", "repro", "--force"], repo)  # every stage again, same params and data
+    stages = [name for name in yaml.safe_load((repo / "dvc.lock").read_text())["stages"] if not name.startswith("coreml@")]
+    assert {"synth", "train", "prune", "eval"} <= set(stages)
+    log = run([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", *stages], repo)  # same params and data
+    assert {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")} == set(stages)
     after = output_hashes(repo)
-    # every data file and model, Core ML packages included (they used to differ on every run), is bit-identical
+    # every data file and model is bit-identical
     assert before == after, {path: (before.get(path), after.get(path)) for path in before if before.get(path) != after.get(path)}
-    assert "models/coreml/pruned" in after
+    assert "up to date" in run([sys.executable, "-m", "dvc", "status"], repo)  # Core ML stages: their inputs did not move
     diff = dvc_json(["metrics", "diff", "HEAD"], repo)
     moved = [key for keys in diff.values() for key in keys]
     assert all("latency" in key or key in TIMINGS for key in moved), moved
