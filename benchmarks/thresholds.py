@@ -4,7 +4,8 @@ Reads `benchmarks/results/scores_<data>.jsonl` (the detector's P(AI) for every v
 written by `benchmarks.quality`), picks the cut on val with each policy `eval.threshold_policy`
 offers, and reports on test what a user of that cut gets: the share of human texts labelled AI
 (pooled and in the worst domain) and the share of AI texts caught, beside the best recall the ROC
-curve allows at 1% FPR. Writes `benchmarks/results/thresholds_<data>.json` (with `--scores`: named after the scores file).
+curve allows at 1% FPR. Each policy is also tried per language (its cut chosen on each language's val
+texts alone), where the data has more than one. Writes `benchmarks/results/thresholds_<data>.json` (with `--scores`: named after the scores file).
 
     python -m benchmarks.thresholds --data both
     python -m benchmarks.thresholds --data katfish --scores benchmarks/results/ablation_katfish_row3_scores.jsonl
@@ -51,6 +52,22 @@ def outcome(scores: dict[str, np.ndarray], cut: float) -> dict:
             "per_domain": per_domain}
 
 
+def cuts_by_language(policy: str, val: dict[str, np.ndarray], target_fpr: float, pooled: float) -> dict[str, float]:
+    """The policy's cut chosen on each language's val texts alone (the pooled cut where val lacks a label)."""
+    cuts = {}
+    for lang in np.unique(val["lang"]):
+        mine = val["lang"] == lang
+        labels = val["label"][mine]
+        cuts[lang] = (choose_threshold_by(policy, labels, val["p_ai"][mine], target_fpr, list(val["domain"][mine]))
+                      if len(np.unique(labels)) == 2 else pooled)
+    return cuts
+
+
+def per_text(scores: dict[str, np.ndarray], cuts: dict[str, float], pooled: float) -> np.ndarray:
+    """Each text's cut by its language (the language is known at inference: the record's, or guessed)."""
+    return np.array([cuts.get(lang, pooled) for lang in scores["lang"]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=("l2r", "katfish", "both"), default="both")
@@ -64,6 +81,11 @@ def main() -> None:
     for policy in THRESHOLD_POLICIES:
         cut = choose_threshold_by(policy, val["label"], val["p_ai"], args.target_fpr, list(val["domain"]))
         rows[policy] = {"cut": round(cut, 6), "val": outcome(val, cut), "test": outcome(test, cut)}
+        by_lang = cuts_by_language(policy, val, args.target_fpr, cut)
+        if len(by_lang) > 1:
+            rows[f"{policy}, per language"] = {
+                "cut": {lang: round(value, 6) for lang, value in by_lang.items()},
+                "val": outcome(val, per_text(val, by_lang, cut)), "test": outcome(test, per_text(test, by_lang, cut))}
     best_tpr = tpr_at_fpr(test["label"], test["p_ai"], args.target_fpr)
     name = "thresholds_" + (args.data if args.scores is None else scores_path.stem.removesuffix("_scores"))
     write_json(REPO_ROOT / f"benchmarks/results/{name}.json",
@@ -75,7 +97,9 @@ def main() -> None:
     for policy, row in rows.items():
         t = row["test"]
         langs = ", ".join(f"{lang} {tpr:.3f}" for lang, tpr in t["tpr_by_lang"].items())
-        print(f"| {policy} | {row['cut']:.4f} | {row['val']['fpr']:.3f} | {t['fpr']:.3f} | {t['worst_domain']} "
+        cut = (f"{row['cut']:.4f}" if isinstance(row["cut"], float)
+               else ", ".join(f"{lang} {value:.4f}" for lang, value in row["cut"].items()))
+        print(f"| {policy} | {cut} | {row['val']['fpr']:.3f} | {t['fpr']:.3f} | {t['worst_domain']} "
               f"({t['worst_domain_human_labelled_ai']} of {t['worst_domain_human_texts']}) | {t['tpr']:.3f} | {langs} |")
 
 
