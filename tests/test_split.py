@@ -4,6 +4,8 @@ from tinydetect.core.config import SplitConfig
 from tinydetect.core.records import parse_record
 from tinydetect.data.split import FOLDS, SplitError, deal_folds, fold_counts, split_records
 
+from .conftest import shared_file
+
 
 def test_no_group_straddles_splits_and_labels_are_stratified(labelled_records):
     splits = split_records(labelled_records, SplitConfig(val_fraction=0.2, test_fraction=0.2), seed=0)
@@ -92,3 +94,38 @@ def test_dealing_gives_each_split_exactly_its_folds(folds):
         for val_folds in range(1, folds - test_folds):
             test, val = deal_folds(folds, test_folds, val_folds)
             assert (len(test), len(val)) == (test_folds, val_folds) and not set(test) & set(val)
+
+
+def test_the_bilingual_benchmark_gives_every_split_an_essay_topic():
+    """Before: split as one pool at seed 42, val got none of KatFish's six essay topics (test one, train five),
+    so the bilingual run's threshold never saw a Korean AI text and labelled no Korean essay AI."""
+    from benchmarks.quality import DATASETS, user_rows
+
+    for name in DATASETS["both"]:
+        shared_file(name)
+    records = [parse_record(row, "") for name in DATASETS["both"] for row in user_rows(name)]
+    splits = split_records(records, SplitConfig(), seed=42)
+    for name, part in splits.items():
+        assert {r.domain for r in part} == {r.domain for r in records}, name
+        assert {r.label for r in part if r.domain == "essay"} == {"HUMAN", "AI"}, name
+
+
+def test_every_domain_with_three_groups_reaches_every_split():
+    """Domains of many small groups, few large ones, one label only, and one group (to train whole)."""
+    reviews = [parse_record({"id": f"r{i}", "text": f"review {i}", "label": "HUMAN", "domain": "review"}, "")
+               for i in range(300)]
+    essays = [parse_record({"id": f"e{t}-{i}", "text": f"essay {t} {i}", "label": "AI" if i % 4 else "HUMAN",
+                            "group": f"topic{t}", "domain": "essay"}, "") for t in range(6) for i in range(60)]
+    blogs = [parse_record({"id": f"b{g}-{i}", "text": f"blog {g} {i}", "label": "AI" if i else "HUMAN",
+                           "group": f"post{g}", "domain": "blog"}, "") for g in range(200) for i in range(4)]
+    letters = [parse_record({"id": f"l{i}", "text": f"letter {i}", "label": "HUMAN", "group": "one-writer",
+                             "domain": "letter"}, "") for i in range(5)]
+    splits = split_records(reviews + essays + blogs + letters, SplitConfig(), seed=0)
+    for name, records in splits.items():
+        domains = {record.domain for record in records}
+        assert {"review", "essay", "blog"} <= domains, (name, domains)
+    assert {r.domain for r in splits["train"]} >= {"letter"} and all(r.domain != "letter" for r in splits["val"] + splits["test"])
+    groups = {name: {r.group for r in records} for name, records in splits.items()}
+    assert not groups["train"] & groups["val"] and not groups["train"] & groups["test"] and not groups["val"] & groups["test"]
+    assert {r.label for r in splits["val"] if r.domain == "essay"} == {"HUMAN", "AI"}
+    assert 0.12 < len(splits["val"]) / 1465 < 0.2 and 0.16 < len(splits["test"]) / 1465 < 0.25

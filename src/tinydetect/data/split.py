@@ -9,10 +9,17 @@ essay topics in test and 1 in train). So a fraction is honoured to within half a
 (2.5% of the texts) plus the size of one group: `test_fraction: 0.4` gives about 40% test.
 (Holding out one fold of k = 1/fraction folds, as before, rounded every fraction to 1/k:
 0.4 gave 50%.)
+
+Each domain is split on its own (a group belongs to the domain most of its texts have), so every
+domain with three groups or more reaches test, val and train. Split as one pool, a domain of a few
+large groups could miss a split entirely: a bilingual benchmark run gave val none of KatFish's six
+essay topics (test one, train five), so the threshold never saw a Korean AI text. A domain of fewer
+than three groups goes to train whole.
 """
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -67,21 +74,64 @@ def _fold_of_each_record(records: Sequence[Record], folds: int, seed: int) -> np
 
 
 def split_records(records: Sequence[Record], config: SplitConfig, seed: int) -> dict[str, list[Record]]:
-    """Return `{"train": [...], "val": [...], "test": [...]}`; no group is in two splits."""
+    """Return `{"train": [...], "val": [...], "test": [...]}`; no group is in two splits; each domain split on its own."""
     _check_labels(records)
     ordered = sorted(records, key=lambda record: record.id)  # input file order must not matter
-    group_count = len({record.group for record in ordered})
-    smallest_label = min(sum(r.label == label for r in ordered) for label in ("HUMAN", "AI"))
-    folds = min(FOLDS, group_count, smallest_label)  # every fold needs a group, and a text of each label
+    splits: dict[str, list[Record]] = {name: [] for name in SPLITS}
+    strata = domain_strata(ordered)
+    for domain in sorted(strata):
+        members = strata[domain]
+        if len({record.group for record in members}) < 3 and len(strata) > 1:
+            splits["train"].extend(members)  # too few groups to reach three splits
+            continue
+        for name, part in _split_stratum(members, config, seed).items():
+            splits[name].extend(part)
+    for name in ("val", "test"):
+        if {record.label for record in splits[name]} != {"HUMAN", "AI"}:
+            raise SplitError(f"cannot give {name} texts of both labels: one label sits in too few groups; add groups "
+                             "of that label")
+    return {name: sorted(part, key=lambda record: record.id) for name, part in splits.items()}
+
+
+def domain_strata(records: Sequence[Record]) -> dict[str, list[Record]]:
+    """Records by the domain most of their group's texts have (ties: the first in name order), so groups stay whole.
+
+    >>> from tinydetect.core.records import parse_record
+    >>> rows = [("a", "g1", "blog"), ("b", "g1", "blog"), ("c", "g1", "mail"), ("d", "g2", None)]
+    >>> strata = domain_strata([parse_record({"id": i, "text": "t", "label": "AI", "group": g, "domain": d}, "")
+    ...                         for i, g, d in rows])
+    >>> {domain: [record.id for record in members] for domain, members in strata.items()}
+    {'blog': ['a', 'b', 'c'], '': ['d']}
+    """
+    domains_of_group: dict[str, Counter] = defaultdict(Counter)
+    for record in records:
+        domains_of_group[record.group][record.domain or ""] += 1
+    domain_of_group = {group: min(counts, key=lambda domain: (-counts[domain], domain))
+                       for group, counts in domains_of_group.items()}
+    strata: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        strata[domain_of_group[record.group]].append(record)
+    return dict(strata)
+
+
+def _split_stratum(records: Sequence[Record], config: SplitConfig, seed: int) -> dict[str, list[Record]]:
+    """One domain's records dealt to the three splits by group folds (both labels in val and test where it has both)."""
+    group_count = len({record.group for record in records})
+    label_counts = [sum(r.label == label for r in records) for label in ("HUMAN", "AI")]
+    two_labels = min(label_counts) > 0
+    folds = min(FOLDS, group_count, min(label_counts) if two_labels else group_count)  # a group (and label) per fold
     if folds < 3:
-        raise SplitError(f"{group_count} groups of texts ({smallest_label} of the rarer label) cannot make train, "
+        raise SplitError(f"{group_count} groups of texts ({min(label_counts)} of the rarer label) cannot make train, "
                          "val and test: add data")
     test_folds, val_folds = fold_counts(config, folds)
-    fold_of = _fold_of_each_record(ordered, folds, seed)
-    labels = np.array([record.label_int for record in ordered])
-    test, val = assign_folds(fold_of, labels, folds, test_folds, val_folds)
+    fold_of = _fold_of_each_record(records, folds, seed)
+    labels = np.array([record.label_int for record in records])
+    if two_labels:
+        test, val = assign_folds(fold_of, labels, folds, test_folds, val_folds)
+    else:
+        test, val = deal_folds(folds, test_folds, val_folds)
     split_of = np.where(np.isin(fold_of, test), 2, np.where(np.isin(fold_of, val), 1, 0))
-    return {name: [record for record, split in zip(ordered, split_of, strict=True) if split == index]
+    return {name: [record for record, split in zip(records, split_of, strict=True) if split == index]
             for index, name in enumerate(SPLITS)}
 
 
