@@ -144,16 +144,17 @@ def margin_parts(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each text's AI-minus-human logit margin from the encoder alone and from the lexical branch alone.
 
-    The model's margin is their sum (the fused weights are already folded into each part).
+    The model's margin is their sum (the fused weights are already folded into each part). Each part
+    is computed once: the encoder's with the branch detached, not as the whole model minus the branch.
     """
     model.eval()
     encoder, branch = [], []
     for start in range(0, len(texts), batch_size):
         encoded = tokenizer(texts[start : start + batch_size])
         inputs = {name: torch.from_numpy(array) for name, array in encoded.items()}
-        branch_logits = model.lexical(**inputs)
-        encoder.append((model(**inputs).logits - branch_logits).diff(dim=-1)[:, 0].float().numpy())
-        branch.append(branch_logits.diff(dim=-1)[:, 0].float().numpy())
+        branch.append(model.lexical(**inputs).diff(dim=-1)[:, 0].float().numpy())
+        with lexical_branch_detached(model):
+            encoder.append(model(**inputs).logits.diff(dim=-1)[:, 0].float().numpy())
     empty = np.zeros(0, dtype=np.float32)
     return (np.concatenate(encoder), np.concatenate(branch)) if encoder else (empty, empty)
 
