@@ -5,7 +5,8 @@ written by `benchmarks.quality`), picks the cut on val with each policy `eval.th
 offers, and reports on test what a user of that cut gets: the share of human texts labelled AI
 (pooled and in the worst domain) and the share of AI texts caught, beside the best recall the ROC
 curve allows at 1% FPR. Each policy is also tried per language (its cut chosen on each language's val
-texts alone), where the data has more than one. Writes `benchmarks/results/thresholds_<data>.json` (with `--scores`: named after the scores file).
+texts alone, `evaluation.threshold.threshold_from_val` as `train` makes it), where val holds both labels in
+more than one language. Writes `benchmarks/results/thresholds_<data>.json` (with `--scores`: named after the scores file).
 
     python -m benchmarks.thresholds --data both
     python -m benchmarks.thresholds --data katfish --scores benchmarks/results/ablation_katfish_row3_scores.jsonl
@@ -23,7 +24,8 @@ import numpy as np
 from benchmarks import REPO_ROOT
 from benchmarks.quality import commit
 from tinydetect.core.files import read_lines, write_json
-from tinydetect.evaluation.metrics import THRESHOLD_POLICIES, choose_threshold_by, tpr_at_fpr
+from tinydetect.evaluation.metrics import THRESHOLD_POLICIES, tpr_at_fpr
+from tinydetect.evaluation.threshold import threshold_from_val
 
 
 def load_scores(path: Path) -> dict[str, dict[str, np.ndarray]]:
@@ -36,9 +38,9 @@ def load_scores(path: Path) -> dict[str, dict[str, np.ndarray]]:
     return parts
 
 
-def outcome(scores: dict[str, np.ndarray], cut: float) -> dict:
+def outcome(scores: dict[str, np.ndarray], cut: float | np.ndarray) -> dict:
     """What labelling `p_ai > cut` does to these texts: human rates pooled and per domain, AI caught."""
-    called_ai = scores["p_ai"] > cut
+    called_ai = scores["p_ai"] > cut  # one cut, or each text's
     human, machine = scores["label"] == 0, scores["label"] == 1
     per_domain = {}
     for domain in np.unique(scores["domain"][human]):
@@ -52,22 +54,6 @@ def outcome(scores: dict[str, np.ndarray], cut: float) -> dict:
             "per_domain": per_domain}
 
 
-def cuts_by_language(policy: str, val: dict[str, np.ndarray], target_fpr: float, pooled: float) -> dict[str, float]:
-    """The policy's cut chosen on each language's val texts alone (the pooled cut where val lacks a label)."""
-    cuts = {}
-    for lang in np.unique(val["lang"]):
-        mine = val["lang"] == lang
-        labels = val["label"][mine]
-        cuts[lang] = (choose_threshold_by(policy, labels, val["p_ai"][mine], target_fpr, list(val["domain"][mine]))
-                      if len(np.unique(labels)) == 2 else pooled)
-    return cuts
-
-
-def per_text(scores: dict[str, np.ndarray], cuts: dict[str, float], pooled: float) -> np.ndarray:
-    """Each text's cut by its language (the language is known at inference: the record's, or guessed)."""
-    return np.array([cuts.get(lang, pooled) for lang in scores["lang"]])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=("l2r", "katfish", "both"), default="both")
@@ -79,13 +65,16 @@ def main() -> None:
     val, test = scores["val"], scores["test"]
     rows = {}
     for policy in THRESHOLD_POLICIES:
-        cut = choose_threshold_by(policy, val["label"], val["p_ai"], args.target_fpr, list(val["domain"]))
+        cut = threshold_from_val(policy, val["label"], val["p_ai"], args.target_fpr, list(val["domain"])).pooled
         rows[policy] = {"cut": round(cut, 6), "val": outcome(val, cut), "test": outcome(test, cut)}
-        by_lang = cuts_by_language(policy, val, args.target_fpr, cut)
-        if len(by_lang) > 1:
+        # what `eval.threshold_per_language` ships: the same choice the train stage makes
+        by_language = threshold_from_val(policy, val["label"], val["p_ai"], args.target_fpr, list(val["domain"]),
+                                       list(val["lang"]), per_language=True)
+        if by_language.by_language:
             rows[f"{policy}, per language"] = {
-                "cut": {lang: round(value, 6) for lang, value in by_lang.items()},
-                "val": outcome(val, per_text(val, by_lang, cut)), "test": outcome(test, per_text(test, by_lang, cut))}
+                "cut": {lang: round(value, 6) for lang, value in by_language.by_language.items()} | {"other": round(cut, 6)},
+                "val": outcome(val, by_language.per_text(val["lang"])),
+                "test": outcome(test, by_language.per_text(test["lang"]))}
     best_tpr = tpr_at_fpr(test["label"], test["p_ai"], args.target_fpr)
     name = "thresholds_" + (args.data if args.scores is None else scores_path.stem.removesuffix("_scores"))
     write_json(REPO_ROOT / f"benchmarks/results/{name}.json",

@@ -56,7 +56,7 @@ def export_one(variant: Variant, source: Detector, block_size: int, calibration:
     compressed = coreml_export.check_compressed(program, variant.kind)
     model, _ = coreml_export.with_package_weights(source.model, package)
     logits = Detector(model, source.tokenizer, source.threshold).logits(val_texts)
-    result = check_parity(variant.name, variant.source, source_logits, logits, source.threshold,
+    result = check_parity(variant.name, variant.source, source_logits, logits, source.threshold.for_texts(val_texts),
                           config.max_label_disagreement, "coreml.max_label_disagreement", config.label_margin)
     return {
         "size_mb": round(size_mb(package), 3),
@@ -73,7 +73,7 @@ def predict_parity(package: Path, source: Detector, texts: list[str]) -> dict:
 
     model = ct.models.MLModel(str(package))
     logits = np.concatenate([model.predict(inputs)["logits"] for inputs in int32_inputs(source, texts)])
-    return parity(source.logits(texts), logits, source.threshold)
+    return parity(source.logits(texts), logits, source.threshold.for_texts(texts))
 
 
 def main() -> None:

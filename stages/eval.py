@@ -1,7 +1,7 @@
 """eval: every model variant on the test split -> metrics/eval.json, plots/eval/, data/eval/errors.jsonl.
 
 One entry per variant in the registry (`tinydetect.runtime.variants.VARIANTS`) plus the TF-IDF baseline:
-quality at the variant's threshold, model size, one-text latency on one thread, and
+quality at the variant's threshold (each text's language's cut, where there are several), model size, one-text latency on one thread, and
 agreement with the fp32 model it was made from. Core ML packages are scored through
 their dequantized weights in PyTorch (no Core ML runtime off macOS) and not timed.
 """
@@ -17,7 +17,7 @@ from tinydetect.core.files import read_json, write_json, write_jsonl, write_text
 from tinydetect.core.records import load_file
 from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
 from tinydetect.evaluation.latency import percentiles_ms, time_calls
-from tinydetect.evaluation.metrics import choose_threshold_by, probability_ai, quality
+from tinydetect.evaluation.metrics import probability_ai, quality
 from tinydetect.evaluation.model_card import render as render_model_card
 from tinydetect.evaluation.parity import parity
 from tinydetect.evaluation.plots import (
@@ -32,6 +32,7 @@ from tinydetect.evaluation.plots import (
     write_png,
 )
 from tinydetect.evaluation.slices import calibration, slice_quality
+from tinydetect.evaluation.threshold import threshold_from_val
 from tinydetect.modeling.model import count_parameters
 from tinydetect.runtime.scorers import load_scorer
 from tinydetect.runtime.variants import HEADLINE, VARIANTS, model_size_mb
@@ -45,6 +46,7 @@ def main() -> None:
     train_records, val_records, test_records = (load_file(f"data/split/{name}.jsonl") for name in ("train", "val", "test"))
     test_labels = np.array([record.label_int for record in test_records])
     test_texts = [record.text for record in test_records]
+    test_languages = [record.lang for record in test_records]
     torch.set_num_threads(1)  # every variant on one core, as on a phone's single inference thread
 
     metrics, scores, logits = {}, {}, {}
@@ -55,8 +57,9 @@ def main() -> None:
         scorer = load_scorer(variant.path, threads=1)
         logits[variant.name] = scorer.logits(test_texts)
         p_ai = probability_ai(logits[variant.name])  # from the logits just computed: one pass over test
-        scores[variant.name] = (p_ai, scorer.threshold)
-        metrics[variant.name] = quality(test_labels, p_ai, scorer.threshold) | {"size_mb": round(model_size_mb(variant.path), 3)}
+        scores[variant.name] = (p_ai, scorer.threshold.per_text(test_languages))
+        metrics[variant.name] = (quality(test_labels, *scores[variant.name]) | scorer.threshold.to_json()
+                                 | {"size_mb": round(model_size_mb(variant.path), 3)})
         # quantizing or exporting keeps the parameter count of the fp32 model it came from
         source_parameters = metrics[variant.source]["parameters"] if variant.source else count_parameters(scorer.model)
         metrics[variant.name]["parameters"] = source_parameters
@@ -70,10 +73,11 @@ def main() -> None:
 
     baseline = train_baseline(train_records, config.baseline_max_features, seed)
     baseline_val_p = baseline_probability_ai(baseline, val_records)
-    baseline_threshold = choose_threshold_by(config.threshold_policy, np.array([r.label_int for r in val_records]),
-                                             baseline_val_p, config.target_fpr, [r.domain for r in val_records])
-    scores["baseline"] = (baseline_probability_ai(baseline, test_records), baseline_threshold)
-    metrics["baseline"] = quality(test_labels, *scores["baseline"])
+    baseline_threshold = threshold_from_val(config.threshold_policy, np.array([r.label_int for r in val_records]),
+                                          baseline_val_p, config.target_fpr, [r.domain for r in val_records],
+                                          [r.lang for r in val_records], config.threshold_per_language)
+    scores["baseline"] = (baseline_probability_ai(baseline, test_records), baseline_threshold.per_text(test_languages))
+    metrics["baseline"] = quality(test_labels, *scores["baseline"]) | baseline_threshold.to_json()
     detector_p, detector_threshold = scores["detector"]
     reliability, metrics["detector"]["ece"] = calibration(test_labels, detector_p)
     slices = slice_quality(test_records, detector_p, detector_threshold)
@@ -86,7 +90,8 @@ def main() -> None:
     splits = {"train": train_records, "val": val_records, "test": test_records}
     config_json = read_json("models/detector/config.json")
     training = {"pretrain": read_json("metrics/pretrain.json"), "train": read_json("metrics/train.json"),
-                "policy": {"threshold_policy": config.threshold_policy, "target_fpr": config.target_fpr}}
+                "policy": {"threshold_policy": config.threshold_policy, "target_fpr": config.target_fpr,
+                           "threshold_per_language": config.threshold_per_language}}
     write_text("models/MODEL_CARD.md", render_model_card(splits, config_json, metrics, slices, training))
 
 

@@ -29,7 +29,7 @@ def main() -> None:
     source_logits = source.logits(val_texts)
     for variant in variants:
         logits = OnnxScorer(variant.path).logits(val_texts)
-        parity = check_parity(variant.name, source_name, source_logits, logits, source.threshold,
+        parity = check_parity(variant.name, source_name, source_logits, logits, source.threshold.for_texts(val_texts),
                               config.max_label_disagreement, "quantize.max_label_disagreement", config.label_margin)
         report[variant.name] = {"size_mb": round(model_size_mb(variant.path), 3), **parity}
         print(f"{variant.name}: {report[variant.name]}")

@@ -40,7 +40,7 @@ def main() -> None:
         "ffn_neurons_per_layer": model.config.layer_intermediate_sizes,
         "size_mb": round(size_mb("models/pruned"), 3),
         "best_val_roc_auc": best_val_roc_auc,
-        "threshold": round(pruned.threshold, 6),
+        **pruned.threshold.rounded(),
         **val_rates,
     })
 

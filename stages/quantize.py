@@ -19,7 +19,8 @@ def main() -> None:
     report = {}
     for variant in variants_made_by("quantize", source_name):
         quantized = Detector(quantize_int8(source.model), source.tokenizer, source.threshold)
-        parity = check_parity(variant.name, source_name, source_logits, quantized.logits(val_texts), source.threshold,
+        parity = check_parity(variant.name, source_name, source_logits, quantized.logits(val_texts),
+                              source.threshold.for_texts(val_texts),
                               config.max_label_disagreement, "quantize.max_label_disagreement", config.label_margin)
         save_int8(quantized, variant.path)
         report[variant.name] = {"size_mb": round(model_size_mb(variant.path), 3), **parity}

@@ -33,7 +33,7 @@ def main() -> None:
         "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
         "epochs_run": result.epochs_run,
         "parameters": count_parameters(result.detector.model),
-        "threshold": round(result.detector.threshold, 6),
+        **result.detector.threshold.rounded(),  # threshold, and thresholds_by_language where chosen
         "val_false_positive_rate": round(result.val_false_positive_rate, 6),
         "val_true_positive_rate": round(result.val_true_positive_rate, 6),
         "vocab_size": tokenizer.vocab_size,

@@ -15,6 +15,7 @@ from tinydetect.compression.quantization import load_int8, quantize_int8, save_i
 from tinydetect.core.config import ModelConfig, TokenizerConfig
 from tinydetect.core.errors import UserError
 from tinydetect.evaluation.parity import check_parity
+from tinydetect.evaluation.threshold import Threshold
 from tinydetect.export import onnx as onnx_export
 from tinydetect.modeling.model import Detector, DetectorModel, build_model, count_parameters
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
@@ -30,7 +31,7 @@ TEXTS = [row["text"] for row in make_human_rows(24)]
 @pytest.fixture(scope="module")
 def detector():
     tokenizer = DetectorTokenizer(train_sentencepiece(TEXTS, TokenizerConfig(vocab_size=600), seed=0), max_length=32)
-    return Detector(build_model(TINY, tokenizer.vocab_size, seed=0).eval(), tokenizer, threshold=0.5)
+    return Detector(build_model(TINY, tokenizer.vocab_size, seed=0).eval(), tokenizer, threshold=Threshold(0.5))
 
 
 def batches(detector, count=2):
@@ -56,7 +57,7 @@ def test_pruning_removes_heads_and_neurons_and_still_loads(detector, tmp_path):
     assert layer.attention.output.dense.weight.shape == (48, 24)
     assert layer.intermediate.dense.weight.shape == (48, 48) and layer.output.dense.weight.shape == (48, 48)
     assert count_parameters(model) < count_parameters(detector.model)
-    pruned = Detector(model, detector.tokenizer, 0.5)
+    pruned = Detector(model, detector.tokenizer, Threshold(0.5))
     pruned.save(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["layer_heads"] == [2, 2] and saved["layer_intermediate_sizes"] == [48, 48]

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from tinydetect.cli.predict import score_to
 from tinydetect.core.config import ModelConfig, SynthConfig, TokenizerConfig
 from tinydetect.core.files import write_jsonl
 from tinydetect.core.records import load_file, parse_record
+from tinydetect.evaluation.threshold import Threshold
 from tinydetect.export.onnx import export
 from tinydetect.modeling.model import Detector, build_model
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
@@ -43,7 +45,7 @@ def model_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("model")
     texts = [row["text"] for row in make_human_rows(24)]
     tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=500), seed=0), max_length=32)
-    detector = Detector(build_model(TINY, tokenizer.vocab_size, seed=0).eval(), tokenizer, threshold=0.5)
+    detector = Detector(build_model(TINY, tokenizer.vocab_size, seed=0).eval(), tokenizer, threshold=Threshold(0.5))
     detector.save(folder)
     export(detector.model, folder / "model.onnx", 32, dynamic_batch=True)
     return folder
@@ -90,6 +92,29 @@ def test_predict_reads_jsonl_with_unicode_line_breaks_inside_texts(model_folder,
     result = predict("--model", model_folder, path)
     assert result.returncode == 0, result.stderr
     assert [row["id"] for row in rows_of(result)] == ["a", "b"]
+
+
+def test_predict_labels_each_text_at_its_languages_cut_in_every_format(model_folder, tmp_path):
+    """detector.json's per-language cuts decide the label; an older file with `threshold` alone still reads."""
+    folder = tmp_path / "model"
+    shutil.copytree(model_folder, folder)
+    settings = json.loads((folder / "detector.json").read_text())
+    assert "thresholds_by_language" not in settings  # written by a one-cut detector, as before
+    (folder / "detector.json").write_text(json.dumps(settings | {"threshold": 1.0, "thresholds_by_language": {"ko": 0.0}}))
+    path = write_rows(tmp_path / "in.jsonl", [{"id": "en", "text": "A plain English sentence."},
+                                              {"id": "ko", "text": "한국어로 쓴 짧은 문장입니다."}])
+    for model in (folder, folder / "model.onnx"):
+        result = predict("--model", model, path)
+        assert result.returncode == 0, result.stderr
+        assert {row["id"]: row["label"] for row in rows_of(result)} == {"en": "HUMAN", "ko": "AI"}
+
+
+def test_a_garbled_per_language_threshold_names_the_file(model_folder, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(model_folder, folder)
+    (folder / "detector.json").write_text(json.dumps({"threshold": 0.5, "thresholds_by_language": ["ko", 0.2]}))
+    stderr = one_clean_line(predict("--model", folder, "-", stdin=b"some text\n"))
+    assert "detector.json: no readable threshold" in stderr
 
 
 def test_a_jsonl_line_with_a_bom_is_read_as_jsonl(model_folder):
@@ -175,7 +200,7 @@ def test_results_are_written_as_they_are_scored(model_folder, tmp_path):
     """A failure mid-run keeps every batch scored before it (written and flushed batch by batch)."""
 
     class FailsOnThirdBatch:
-        threshold = 0.5
+        threshold = Threshold(0.5)
 
         def __init__(self):
             self.detector, self.calls = Detector.load(model_folder), 0
@@ -201,7 +226,7 @@ def test_a_core_ml_package_finds_its_source_model(tmp_path):
 
     texts = [row["text"] for row in make_human_rows(24)]
     tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=500), seed=0), max_length=32)
-    detector = Detector(build_model(TINY, tokenizer.vocab_size, seed=0).eval(), tokenizer, threshold=0.5)
+    detector = Detector(build_model(TINY, tokenizer.vocab_size, seed=0).eval(), tokenizer, threshold=Threshold(0.5))
     detector.save(tmp_path / "models/detector")
     package = tmp_path / "models/coreml/detector/Detector_fp16.mlpackage"
     coreml_export.save_reproducibly(coreml_export.convert(detector.model, 32, coreml_export.TARGETS["fp16"]), package)

@@ -8,6 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from tinydetect.core.config import ModelConfig, PretrainConfig, TokenizerConfig
 from tinydetect.core.records import parse_record
 from tinydetect.evaluation.metrics import choose_threshold_by, threshold_for_fpr
+from tinydetect.evaluation.threshold import threshold_from_val
 from tinydetect.export.traceable import ExportableDetector
 from tinydetect.modeling.cross_fitting import cross_fit_folds
 from tinydetect.modeling.distillation import cross_fitted_soft_labels, distillation_loss
@@ -164,6 +165,35 @@ def test_tolerant_threshold_sits_between_pooled_and_every_domain_and_lets_each_d
     for domain, allowed in (("review", 6), ("essay", 1), ("mail", 2)):  # binomial at 1%: P(X >= k) >= 5%
         assert np.sum(p_ai[(domains == domain)] > tolerant) <= allowed
     assert np.mean(p_ai[labels == 0] > tolerant) <= 0.01 + 1e-9
+
+
+def test_a_language_scored_on_its_own_scale_gets_its_own_cut():
+    """As measured on the bilingual benchmark: Korean AI essays near P(AI) 0.44, English human texts up to 0.98.
+    One cut for both labels no Korean AI text; a cut per language catches them at the same human rate."""
+    rng = np.random.default_rng(2)
+    languages = np.array(["en"] * 600 + ["ko"] * 600)
+    labels = np.array(([0] * 300 + [1] * 300) * 2)
+    p_ai = np.concatenate([rng.uniform(0.0, 0.98, 300), rng.uniform(0.9, 1.0, 300),  # English human, AI
+                           rng.uniform(0.0, 0.2, 300), rng.uniform(0.3, 0.6, 300)])  # Korean human, AI
+    one = threshold_from_val("target_fpr_pooled", labels, p_ai, 0.01, languages=list(languages))
+    each = threshold_from_val("target_fpr_pooled", labels, p_ai, 0.01, languages=list(languages), per_language=True)
+    korean_ai = (languages == "ko") & (labels == 1)
+    assert not one.by_language and np.mean(p_ai[korean_ai] > one.pooled) == 0.0
+    cuts = each.per_text(list(languages))
+    assert each.pooled == one.pooled and set(each.by_language) == {"en", "ko"}
+    assert np.mean(p_ai[korean_ai] > cuts[korean_ai]) == 1.0
+    for lang in ("en", "ko"):
+        human = (languages == lang) & (labels == 0)
+        assert np.mean(p_ai[human] > cuts[human]) <= 0.01
+
+
+def test_a_language_without_both_labels_in_val_and_one_language_data_keep_the_pooled_cut():
+    labels, p_ai = np.array([0, 1, 0, 1, 0, 0]), np.array([0.1, 0.9, 0.3, 0.8, 0.5, 0.95])
+    mixed = threshold_from_val("target_fpr_pooled", labels, p_ai, 0.0, languages=["en"] * 4 + ["ja"] * 2, per_language=True)
+    assert set(mixed.by_language) == {"en"} and mixed.by_language["en"] == 0.3
+    assert mixed.per_text(["ja", "de"]).tolist() == [mixed.pooled] * 2 == [0.95] * 2
+    english = threshold_from_val("target_fpr_pooled", labels, p_ai, 0.0, languages=["en"] * 6, per_language=True)
+    assert english.by_language == {} and english.to_json() == {"threshold": 0.95}  # detector.json as before
 
 
 def test_the_fitted_branch_sits_out_training_and_returns_scaled_by_the_fusion(tokenizer):

@@ -50,7 +50,7 @@ def test_training_learns_a_separable_signal(trained):
     result, val_records = trained
     p_ai = result.detector.probability_ai([r.text for r in val_records])
     assert roc_auc_score([r.label_int for r in val_records], p_ai) > 0.9
-    assert 0.0 <= result.detector.threshold <= 1.0
+    assert 0.0 <= result.detector.threshold.pooled <= 1.0
     assert result.best_val_roc_auc > 0.9
 
 
@@ -61,7 +61,7 @@ def test_saved_detector_loads_with_from_pretrained_and_scores_the_same(trained, 
     loaded = Detector.load(tmp_path)
     texts = [r.text for r in val_records]
     np.testing.assert_allclose(loaded.probability_ai(texts), result.detector.probability_ai(texts), atol=1e-6)
-    assert json.loads((tmp_path / "detector.json").read_text())["threshold"] == result.detector.threshold
+    assert json.loads((tmp_path / "detector.json").read_text())["threshold"] == result.detector.threshold.pooled
     assert json.loads((tmp_path / "config.json").read_text())["id2label"] == {"0": "HUMAN", "1": "AI"}
 
 

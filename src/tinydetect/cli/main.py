@@ -11,7 +11,8 @@ from tinydetect.core.files import write_jsonl
 PREDICT_HELP = """\
 Score texts with a trained detector and write one JSON line per text:
   {"id": ..., "p_ai": probability the text is AI-written, "label": "AI" or "HUMAN"}
-The label uses the threshold chosen on the validation split (detector.json beside the model).
+The label uses the threshold chosen on the validation split (detector.json beside the model): the cut of
+the text's language (guessed from its script) where the model has one per language.
 
 --model takes any variant the pipeline makes: a PyTorch folder (models/detector,
 models/pruned, models/quantized/pruned_int8), an ONNX file (models/onnx/pruned/model_int8.onnx)

@@ -132,9 +132,11 @@ def score_to(scorer, pairs: Sequence[tuple[str, str]], out: TextIO) -> None:
               disable=len(pairs) < PROGRESS_FROM) as progress:
         for start in range(0, len(pairs), BATCH):
             batch = pairs[start : start + BATCH]
-            p_ai = scorer.probability_ai([text for _, text in batch])
-            for (text_id, _), probability in zip(batch, p_ai, strict=True):
-                label = "AI" if probability > scorer.threshold else "HUMAN"
+            texts = [text for _, text in batch]
+            p_ai = scorer.probability_ai(texts)
+            cuts = scorer.threshold.for_texts(texts)  # the cut of each text's language, where there are several
+            for (text_id, _), probability, cut in zip(batch, p_ai, cuts, strict=True):
+                label = "AI" if probability > cut else "HUMAN"
                 out.write(json.dumps({"id": text_id, "p_ai": round(float(probability), 6), "label": label},
                                      ensure_ascii=False) + "\n")
             out.flush()

@@ -222,6 +222,9 @@ class EvalConfig(_Section):
         description="how train and prune choose the label threshold on val (the baseline's too); see evaluation/metrics.py",
     )
     target_fpr: float = Field(0.01, ge=0, lt=1, description="target_fpr: at most this share of val's human texts called AI")
+    threshold_per_language: bool = Field(
+        True, description="a cut per language of val (its human and AI texts alone); else one cut for all (evaluation/threshold.py)"
+    )
     baseline_max_features: int = Field(50000, ge=100)
     max_errors: int = Field(20, ge=0, description="most confident mistakes kept in data/eval/errors.jsonl")
     latency_texts: int = Field(50, ge=1, description="texts timed one at a time for latency")

@@ -148,8 +148,12 @@ def tpr_at_fpr(labels: np.ndarray, p_ai: np.ndarray, max_fpr: float) -> float:
     return float(tpr[fpr <= max_fpr].max())
 
 
-def quality(labels: np.ndarray, p_ai: np.ndarray, threshold: float) -> dict[str, float | None]:
-    """Flat metrics for one model on one split; rates that need both classes are None when one is missing."""
+def quality(labels: np.ndarray, p_ai: np.ndarray, threshold: float | np.ndarray) -> dict[str, float | None]:
+    """Flat metrics for one model on one split; rates that need both classes are None when one is missing.
+
+    `threshold`: one cut, or each text's (a cut per language, `Threshold.per_text`); `threshold` in the
+    result is the cut, or None where the texts had several (the caller names them).
+    """
     predicted = (p_ai > threshold).astype(int)
     true_negative, false_positive, false_negative, true_positive = confusion_matrix(
         labels, predicted, labels=[0, 1]
@@ -163,5 +167,5 @@ def quality(labels: np.ndarray, p_ai: np.ndarray, threshold: float) -> dict[str,
         "tpr_at_5pct_fpr": tpr_at_fpr(labels, p_ai, 0.05) if both else None,
         "false_positive_rate": float(false_positive / max(1, false_positive + true_negative)),
         "false_negative_rate": float(false_negative / max(1, false_negative + true_positive)),
-        "threshold": float(threshold),
+        "threshold": float(threshold) if np.ndim(threshold) == 0 else None,
     }

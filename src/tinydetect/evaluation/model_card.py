@@ -64,18 +64,31 @@ _CUT_DESCRIPTIONS = {
 }
 
 
-def threshold_sentence(threshold: float, policy: dict) -> str:
+def by_language_sentence(by_language: dict[str, float] | None) -> str:
+    """The per-language cuts (`evaluation/threshold.py`), or nothing where there is one cut."""
+    if not by_language:
+        return ""
+    cuts = ", ".join(f"{lang} {cut:.4f}" for lang, cut in sorted(by_language.items()))
+    return (f" Each language with human and AI texts in val has its own cut, chosen the same way on its val texts "
+            f"alone ({cuts}); a text's language is its record's `lang`, or guessed from its script; other "
+            "languages get the cut above.")
+
+
+def threshold_sentence(threshold: float, policy: dict, by_language: dict[str, float] | None = None) -> str:
     description = _CUT_DESCRIPTIONS.get(policy.get("threshold_policy"))
     if description is None:
-        return f"Decision threshold on P(AI), chosen for the best F1 on val: {threshold:.4f}."
+        return (f"Decision threshold on P(AI), chosen for the best F1 on val: {threshold:.4f}."
+                f"{by_language_sentence(by_language)}")
     rate = policy["target_fpr"]
-    return (f"Decision threshold on P(AI): {threshold:.4f}, {description.format(quantile=f'{1 - rate:.0%}', rate=f'{rate:.0%}')}. "
+    return (f"Decision threshold on P(AI): {threshold:.4f}, {description.format(quantile=f'{1 - rate:.0%}', rate=f'{rate:.0%}')}."
+            f"{by_language_sentence(by_language)} "
             f"A label AI means: on data like the training data, about 1 in {round(1 / rate) if rate else 'every'} "
             "human texts gets it. On other kinds of text (other topics, registers, generators) the rate is higher: "
             "measure it before relying on it.")
 
 
-def model_section(config: dict, parameters: int, threshold: float, training: dict) -> list[str]:
+def model_section(config: dict, parameters: int, threshold: float, training: dict,
+                  by_language: dict[str, float] | None = None) -> list[str]:
     heads = config.get("layer_heads") or [config["num_attention_heads"]] * config["num_hidden_layers"]
     lexical = config.get("lexical_buckets", 0)
     branch = (f" Beside the encoder, a lexical branch adds its logit to the encoder's: a logistic regression on the "
@@ -88,7 +101,7 @@ def model_section(config: dict, parameters: int, threshold: float, training: dic
         f"{config['intermediate_size']}, vocabulary {config['vocab_size']} SentencePiece pieces, "
         f"{config['max_position_embeddings']} tokens; {parameters:,} parameters. It reads the first "
         f"{config['max_position_embeddings']} tokens of a text.{branch}",
-        training_sentence(training), threshold_sentence(threshold, training.get("policy") or {}), "",
+        training_sentence(training), threshold_sentence(threshold, training.get("policy") or {}, by_language), "",
     ]
 
 
@@ -136,7 +149,9 @@ def render(splits: dict[str, Sequence[Record]], config: dict, metrics: dict, sli
     lines = ["# Model card: tinydetect detector", "",
              "Written by the `eval` stage from this run's data, params and metrics.", ""]
     lines += data_section(splits)
-    lines += model_section(config, metrics["detector"]["parameters"], metrics["detector"]["threshold"], training)
+    detector = metrics["detector"]
+    lines += model_section(config, detector["parameters"], detector["threshold"], training,
+                           detector.get("thresholds_by_language"))
     lines += metrics_section(metrics)
     lines += slices_section(slices)
     lines += limits_section(splits)

@@ -8,9 +8,10 @@ from tinydetect.core.errors import UserError
 from tinydetect.evaluation.metrics import probability_ai
 
 
-def parity(source_logits: np.ndarray, variant_logits: np.ndarray, threshold: float,
+def parity(source_logits: np.ndarray, variant_logits: np.ndarray, threshold: float | np.ndarray,
            margin: float = 0.0) -> dict[str, float]:
-    """Max logit difference and label agreement on the same texts; both sides use the source's threshold.
+    """Max logit difference and label agreement on the same texts; both sides use the source's threshold
+    (one for all, or each text's: `Threshold.for_texts`).
 
     `decided_label_agreement` counts only texts the source is not on the fence about: those whose
     logit margin (AI minus HUMAN) lies more than `margin` from the threshold's. A text scored right
@@ -23,7 +24,9 @@ def parity(source_logits: np.ndarray, variant_logits: np.ndarray, threshold: flo
     """
     source_labels = probability_ai(source_logits) > threshold
     variant_labels = probability_ai(variant_logits) > threshold
-    cut = np.log(threshold / (1.0 - threshold)) if 0.0 < threshold < 1.0 else np.sign(threshold - 0.5) * np.inf
+    cut_probability = np.asarray(threshold, dtype=float)
+    with np.errstate(divide="ignore"):  # a cut of 0 or 1 is a margin of -inf or +inf
+        cut = np.log(cut_probability) - np.log1p(-cut_probability)
     decided = np.abs((source_logits[:, 1] - source_logits[:, 0]) - cut) > margin
     agree = source_labels == variant_labels
     return {
@@ -34,7 +37,8 @@ def parity(source_logits: np.ndarray, variant_logits: np.ndarray, threshold: flo
 
 
 def check_parity(name: str, source_name: str, source_logits: np.ndarray, variant_logits: np.ndarray,
-                 threshold: float, max_disagreement: float, limit_param: str, margin: float = 0.0) -> dict[str, float]:
+                 threshold: float | np.ndarray, max_disagreement: float, limit_param: str,
+                 margin: float = 0.0) -> dict[str, float]:
     """Parity metrics for one variant; a variant that flips too many decided labels stops the stage.
 
     `limit_param` is the params key that set `max_disagreement`, so the error says what to change.

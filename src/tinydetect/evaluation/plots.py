@@ -57,21 +57,23 @@ def confusion_figure(labels: np.ndarray, predicted: np.ndarray, title: str) -> p
     return figure
 
 
-def error_rows(records: Sequence[Record], p_ai: np.ndarray, threshold: float, limit: int) -> list[dict]:
-    """Misclassified texts, most confident mistakes first."""
+def error_rows(records: Sequence[Record], p_ai: np.ndarray, threshold: float | np.ndarray, limit: int) -> list[dict]:
+    """Misclassified texts, most confident mistakes (farthest from their cut) first."""
     rows = []
-    for record, probability in zip(records, p_ai, strict=True):
-        predicted = "AI" if probability > threshold else "HUMAN"
+    cuts = np.broadcast_to(np.asarray(threshold, dtype=float), np.shape(p_ai))
+    for record, probability, cut in zip(records, p_ai, cuts, strict=True):
+        predicted = "AI" if probability > cut else "HUMAN"
         if predicted != record.label:
             rows.append({
                 "id": record.id,
                 "label": record.label,
                 "predicted": predicted,
                 "p_ai": round(float(probability), 6),
+                "threshold": round(float(cut), 6),
                 "lang": record.lang,
                 "text": record.text,
             })
-    rows.sort(key=lambda row: (-abs(row["p_ai"] - threshold), row["id"]))
+    rows.sort(key=lambda row: (-abs(row["p_ai"] - row["threshold"]), row["id"]))
     return rows[:limit]
 
 

@@ -23,7 +23,7 @@ def generator(record: Record) -> str:
     return str(extra.get("model") or provenance.get("model") or "unknown")
 
 
-def _quality(labels: np.ndarray, p_ai: np.ndarray, threshold: float) -> dict:
+def _quality(labels: np.ndarray, p_ai: np.ndarray, threshold: np.ndarray) -> dict:
     """The slice's count and the usual metrics (`metrics.quality`), rounded; None where one class is missing."""
     full = quality(labels, p_ai, threshold)
     return {
@@ -34,13 +34,14 @@ def _quality(labels: np.ndarray, p_ai: np.ndarray, threshold: float) -> dict:
     }
 
 
-def slice_quality(records: Sequence[Record], p_ai: np.ndarray, threshold: float) -> dict[str, dict[str, dict]]:
+def slice_quality(records: Sequence[Record], p_ai: np.ndarray, threshold: float | np.ndarray) -> dict[str, dict[str, dict]]:
     """Quality per `lang` and `domain` (texts of that value), and per generator (its AI texts against every human one).
 
     A slice with one class has no ROC-AUC (None); per generator, `recall` is the share of
-    its texts called AI at the threshold.
+    its texts called AI at the threshold (one for all texts, or each text's).
     """
     labels = np.array([record.label_int for record in records])
+    threshold = np.broadcast_to(np.asarray(threshold, dtype=float), p_ai.shape)
     slices: dict[str, dict[str, dict]] = {}
     for field in ("lang", "domain"):
         groups = defaultdict(list)
@@ -48,7 +49,7 @@ def slice_quality(records: Sequence[Record], p_ai: np.ndarray, threshold: float)
             if getattr(record, field) is not None:
                 groups[str(getattr(record, field))].append(index)
         if groups:
-            slices[field] = {value: _quality(labels[idx], p_ai[idx], threshold) for value, idx in sorted(groups.items())}
+            slices[field] = {value: _quality(labels[idx], p_ai[idx], threshold[idx]) for value, idx in sorted(groups.items())}
     humans = [i for i, record in enumerate(records) if record.label == "HUMAN"]
     by_generator = defaultdict(list)
     for index, record in enumerate(records):
@@ -57,8 +58,8 @@ def slice_quality(records: Sequence[Record], p_ai: np.ndarray, threshold: float)
     slices["generator"] = {}
     for name, idx in sorted(by_generator.items()):
         both = humans + idx
-        slices["generator"][name] = _quality(labels[both], p_ai[both], threshold) | {
-            "count": len(idx), "recall": round(float(np.mean(p_ai[idx] > threshold)), 6)
+        slices["generator"][name] = _quality(labels[both], p_ai[both], threshold[both]) | {
+            "count": len(idx), "recall": round(float(np.mean(p_ai[idx] > threshold[idx])), 6)
         }
     return slices
 

@@ -2,7 +2,7 @@
 
 A saved detector folder holds `config.json` + `model.safetensors` (`save_pretrained`),
 `tokenizer.model` + `tokenizer_config.json`, and `detector.json` (the threshold chosen
-on val), so everything that scores text loads the same three things.
+on val, and one per language where chosen: `evaluation/threshold.py`), so everything that scores text loads the same three things.
 
 `DetectorModel` is `BertForSequenceClassification` that also knows per-layer widths:
 after structured pruning (see `pruning.py`) each layer may keep fewer attention heads
@@ -29,6 +29,7 @@ from tinydetect.core.config import ModelConfig
 from tinydetect.core.errors import UserError, first_line
 from tinydetect.core.records import LABELS
 from tinydetect.evaluation.metrics import probability_ai
+from tinydetect.evaluation.threshold import Threshold
 from tinydetect.modeling.lexical import LexicalBranch
 from tinydetect.modeling.tokenizer import PAD_ID, DetectorTokenizer
 
@@ -178,14 +179,14 @@ def lexical_branch_detached(model: torch.nn.Module) -> Iterator[None]:
         model.lexical = branch
 
 
-def read_threshold(directory: str | Path) -> float:
-    """The decision threshold saved beside any model variant, with a clear error if it is missing."""
+def read_threshold(directory: str | Path) -> Threshold:
+    """The decision threshold(s) saved beside any model variant, with a clear error if missing or garbled."""
     path = Path(directory) / DETECTOR_FILE
     if not path.exists():
         raise UserError(f"{directory}: not a detector folder (no {DETECTOR_FILE}); run `dvc repro`")
     try:
-        return float(json.loads(path.read_text(encoding="utf-8"))["threshold"])
-    except (ValueError, KeyError, TypeError) as error:
+        return Threshold.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise UserError(f"{path}: no readable threshold ({first_line(error)}); rerun `dvc repro`") from None
 
 
@@ -199,22 +200,22 @@ def unreadable_model_is_a_user_error(directory: str | Path) -> Iterator[None]:
                         "rerun `dvc repro` to rebuild it") from None
 
 
-def write_detector_files(directory: str | Path, tokenizer: DetectorTokenizer, threshold: float) -> None:
+def write_detector_files(directory: str | Path, tokenizer: DetectorTokenizer, threshold: Threshold) -> None:
     """What every variant ships beside its weights: tokenizer assets and `detector.json`."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer.save(directory)
-    settings = {"threshold": threshold, "labels": list(LABELS), "positive_label": "AI"}
+    settings = {**threshold.to_json(), "labels": list(LABELS), "positive_label": "AI"}
     (directory / DETECTOR_FILE).write_text(json.dumps(settings, indent=2) + "\n")
 
 
 @dataclass
 class Detector:
-    """A PyTorch model (fp32, pruned or INT8) with its tokenizer and threshold."""
+    """A PyTorch model (fp32, pruned or INT8) with its tokenizer and threshold(s)."""
 
     model: torch.nn.Module
     tokenizer: DetectorTokenizer
-    threshold: float
+    threshold: Threshold
 
     @classmethod
     def load(cls, directory: str | Path) -> Detector:

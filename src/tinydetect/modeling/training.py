@@ -25,20 +25,22 @@ from transformers.trainer_utils import EvalPrediction
 
 from tinydetect.core.config import EvalConfig, ModelConfig, TrainConfig
 from tinydetect.core.records import Record
-from tinydetect.evaluation.metrics import choose_threshold_by, probability_ai
+from tinydetect.evaluation.metrics import probability_ai
+from tinydetect.evaluation.threshold import Threshold, threshold_from_val
 from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer
 from tinydetect.modeling.lexical import fuse
 from tinydetect.modeling.model import Detector, build_model, lexical_branch_detached, margin_parts, predict_logits
 from tinydetect.modeling.pretraining import load_pretrained_encoder
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
-ThresholdChoice = Callable[..., float]  # (val labels, val P(AI), domains=...) -> threshold
-F1_THRESHOLD: ThresholdChoice = partial(choose_threshold_by, "f1", target_fpr=0.0)  # target_fpr unused by "f1"
+ThresholdChoice = Callable[..., Threshold]  # (val labels, val P(AI), domains=..., languages=...) -> threshold
+F1_THRESHOLD: ThresholdChoice = partial(threshold_from_val, "f1", target_fpr=0.0)  # target_fpr unused by "f1"
 
 
 def policy_threshold(config: EvalConfig) -> ThresholdChoice:
-    """The threshold choice `eval.threshold_policy` and `eval.target_fpr` ask for."""
-    return partial(choose_threshold_by, config.threshold_policy, target_fpr=config.target_fpr)
+    """The threshold choice `eval.threshold_policy`, `eval.target_fpr` and `eval.threshold_per_language` ask for."""
+    return partial(threshold_from_val, config.threshold_policy, target_fpr=config.target_fpr,
+                   per_language=config.threshold_per_language)
 
 
 @dataclass
@@ -166,7 +168,8 @@ def fit(
 ) -> TrainResult:
     """Train `model` as it is (fresh, pre-trained, or pruned) with the train recipe.
 
-    `threshold(val_labels, val_p_ai, domains=...)` picks the label threshold, e.g. `policy_threshold(eval_config)`.
+    `threshold(val_labels, val_p_ai, domains=..., languages=...)` picks the label threshold(s), e.g.
+    `policy_threshold(eval_config)`.
     """
     with tempfile.TemporaryDirectory(prefix="tinydetect-checkpoints-") as checkpoint_dir:
         arguments = training_arguments(train_config, checkpoint_dir, seed)
@@ -189,10 +192,11 @@ def fit(
     val_logits = predict_logits(trainer.model, data.tokenizer, [record.text for record in data.val])
     val_labels = _labels(data.val)
     val_p_ai = probability_ai(val_logits)
-    cut = threshold(val_labels, val_p_ai, domains=[record.domain for record in data.val])
+    val_languages = [record.lang for record in data.val]
+    cut = threshold(val_labels, val_p_ai, domains=[record.domain for record in data.val], languages=val_languages)
     val_roc_auc = float(roc_auc_score(val_labels, val_p_ai)) if len(set(val_labels)) == 2 else float("nan")
     detector = Detector(model=trainer.model, tokenizer=data.tokenizer, threshold=cut)
-    val_called_ai = val_p_ai > detector.threshold
+    val_called_ai = val_p_ai > cut.per_text(val_languages)
     return TrainResult(detector=detector, best_val_roc_auc=float(best_metric), val_roc_auc=val_roc_auc, fusion=fusion,
                        epochs_run=float(epochs_run),
                        val_false_positive_rate=float(val_called_ai[val_labels == 0].mean()),

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from tinydetect.core.errors import UserError
+from tinydetect.evaluation.threshold import Threshold
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 from tinydetect.runtime.onnx_scorer import OnnxScorer
 from tinydetect.runtime.variants import coreml_source_folder, format_of
@@ -21,7 +22,7 @@ from tinydetect.runtime.variants import coreml_source_folder, format_of
 
 class Scorer(Protocol):
     tokenizer: DetectorTokenizer
-    threshold: float
+    threshold: Threshold
 
     def logits(self, texts: Sequence[str]) -> np.ndarray: ...
 
