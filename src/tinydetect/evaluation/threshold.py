@@ -4,8 +4,11 @@ A bilingual model's scores are not on one scale across languages. Measured on th
 (L2R + KatFish + NSMC, `benchmarks/results/quality_both.json`): Korean AI essays scored a median P(AI) of
 0.44, English human texts up to 0.98, so no single 1%-FPR cut labelled more than one Korean AI essay in 51
 although the Korean slice ranked almost perfectly. With `eval.threshold_per_language`, each language with
-human and AI texts in val gets its own cut, chosen by the same policy on that language's val texts alone;
-any other language, and the model's headline `threshold`, use the cut chosen on all of val.
+human and AI texts in val gets its own cut, chosen by the same policy on that language's val texts alone,
+provided val holds enough of its human texts to estimate the target rate (`1 / target_fpr`: 100 at 1%);
+any other language, and the model's headline `threshold`, use the cut chosen on all of val. Why the floor:
+on the demo, English val held 31 human texts; their highest score set an English cut of 0.13, and 6 of 83
+human test texts landed above it (test FPR 0.072, against 0.000 at the pooled cut).
 
 At inference the language is the record's `lang` (the data's, or `guess_lang`'s when the file has none),
 or `guess_lang` of the text where only text is given (`tinydetect predict`).
@@ -13,6 +16,7 @@ or `guess_lang` of the text where only text is given (`tinydetect predict`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -68,18 +72,28 @@ class Threshold:
         return fields
 
 
+def min_human_texts(target_fpr: float) -> float:
+    """The fewest val human texts of a language that can set its own cut: one expected false positive.
+
+    >>> min_human_texts(0.01), min_human_texts(0.05), min_human_texts(0.0)
+    (100, 20, inf)
+    """
+    return math.ceil(1 / target_fpr - 1e-9) if target_fpr > 0 else math.inf
+
+
 def threshold_from_val(policy: str, labels: np.ndarray, p_ai: np.ndarray, target_fpr: float,
                      domains: Sequence[str | None] | None = None, languages: Sequence[str | None] | None = None,
                      per_language: bool = False) -> Threshold:
     """The policy's cut on val (`evaluation.metrics.choose_threshold_by`) and, with `per_language`, the policy's
-    cut on each language's val texts alone, for every language of val that holds both labels (the others
-    fall back to the pooled cut).
+    cut on each language's val texts alone, for every language of val that holds AI texts and at least
+    `min_human_texts(target_fpr)` human ones (the others fall back to the pooled cut).
 
-    >>> labels = np.array([0, 0, 1, 1, 0, 0, 1, 1])
-    >>> p_ai = np.array([0.1, 0.8, 0.9, 0.95, 0.05, 0.1, 0.3, 0.4])
-    >>> threshold_from_val("target_fpr_pooled", labels, p_ai, 0.0, languages=["en"] * 4 + ["ko"] * 4,
-    ...                  per_language=True)
-    Threshold(pooled=0.8, by_language={'en': 0.8, 'ko': 0.1})
+    >>> labels = np.array([0] * 100 + [1] * 10 + [0] * 100 + [1] * 10)
+    >>> p_ai = np.concatenate([np.linspace(0.0, 0.8, 100), [0.9] * 10, np.linspace(0.0, 0.1, 100), [0.3] * 10])
+    >>> cuts = threshold_from_val("target_fpr_pooled", labels, p_ai, 0.01, languages=["en"] * 110 + ["ko"] * 110,
+    ...                           per_language=True)
+    >>> round(cuts.pooled, 3), {lang: round(cut, 3) for lang, cut in cuts.by_language.items()}
+    (0.784, {'en': 0.792, 'ko': 0.099})
     """
     labels, p_ai = np.asarray(labels), np.asarray(p_ai)
     domain_list = list(domains) if domains is not None else [None] * len(labels)
@@ -90,7 +104,7 @@ def threshold_from_val(policy: str, labels: np.ndarray, p_ai: np.ndarray, target
     by_language = {}
     for lang in sorted(set(language_of.tolist())):
         mine = language_of == lang
-        if len(np.unique(labels[mine])) == 2:
+        if labels[mine].any() and np.sum(labels[mine] == 0) >= min_human_texts(target_fpr):
             by_language[lang] = choose_threshold_by(policy, labels[mine], p_ai[mine], target_fpr,
                                                     [domain for domain, keep in zip(domain_list, mine, strict=True) if keep])
     return Threshold(pooled, by_language)
