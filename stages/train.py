@@ -9,6 +9,7 @@ from tinydetect.core.records import load_file
 from tinydetect.modeling.model import count_parameters
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 from tinydetect.modeling.training import ReproducibleDVCLiveCallback, TrainingData, policy_threshold, train
+from tinydetect.robustness.augmentation import augmented, augmented_teacher
 
 
 def teacher_labels(path: str) -> dict[str, float] | None:
@@ -20,8 +21,9 @@ def teacher_labels(path: str) -> dict[str, float] | None:
 def main() -> None:
     params = load_params("base", "model", "train", "eval")
     tokenizer = DetectorTokenizer.load("models/tokenizer", max_length=params["model"].input_length)
-    data = TrainingData(tokenizer, load_file("data/split/train.jsonl"), load_file("data/split/val.jsonl"),
-                        teacher_labels("models/teacher/soft_labels.jsonl"))
+    train_records = augmented(load_file("data/split/train.jsonl"), params["train"].augment_attacks, params["base"].seed)
+    data = TrainingData(tokenizer, train_records, load_file("data/split/val.jsonl"),
+                        augmented_teacher(teacher_labels("models/teacher/soft_labels.jsonl"), train_records))
     live = Live("dvclive/train", save_dvc_exp=False, dvcyaml=None)  # the callback ends it when training ends
     result = train(params["model"], params["train"], data, seed=params["base"].seed,
                    callbacks=[ReproducibleDVCLiveCallback(live=live)], threshold=policy_threshold(params["eval"]),

@@ -10,9 +10,13 @@ from tinydetect.core.files import write_jsonl
 
 PREDICT_HELP = """\
 Score texts with a trained detector and write one JSON line per text:
-  {"id": ..., "p_ai": probability the text is AI-written, "label": "AI" or "HUMAN"}
+  {"id": ..., "p_ai": probability the text is AI-written, "label": "AI" or "HUMAN",
+   "obfuscated": true/false, "invisible_characters": n, "mixed_script_words": n}
 The label uses the threshold chosen on the validation split (detector.json beside the model): the cut of
 the text's language (guessed from its script) where the model has one per language.
+The tokenizer removes invisible characters (zero-width spaces, joiners, bidi controls) and maps
+look-alike letters of other scripts (a Cyrillic "а" in "аpple") before scoring; "obfuscated" says a
+text needed that, a strong sign it was edited to evade detection (emoji joiners do not count).
 
 --model takes any variant the pipeline makes: a PyTorch folder (models/detector,
 models/pruned, models/quantized/pruned_int8), an ONNX file (models/onnx/pruned/model_int8.onnx)

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import DataError, decode_utf8, parse_jsonl_lines, split_lines
+from tinydetect.robustness.obfuscation import obfuscation
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 BATCH = 64
@@ -127,7 +128,12 @@ def open_output(output: str) -> Iterator[TextIO]:
 
 
 def score_to(scorer, pairs: Sequence[tuple[str, str]], out: TextIO) -> None:
-    """Score in batches; each batch's rows are written and flushed before the next is scored."""
+    """Score in batches; each batch's rows are written and flushed before the next is scored.
+
+    Each row says what the tokenizer's normalization had to undo (`obfuscated`, with the counts of
+    invisible characters and mixed-script words): the score is of the normalized text, and a text
+    that needed it was very likely edited to evade a detector.
+    """
     with tqdm(total=len(pairs), unit="text", desc="predict", file=sys.stderr,
               disable=len(pairs) < PROGRESS_FROM) as progress:
         for start in range(0, len(pairs), BATCH):
@@ -135,10 +141,10 @@ def score_to(scorer, pairs: Sequence[tuple[str, str]], out: TextIO) -> None:
             texts = [text for _, text in batch]
             p_ai = scorer.probability_ai(texts)
             cuts = scorer.threshold.for_texts(texts)  # the cut of each text's language, where there are several
-            for (text_id, _), probability, cut in zip(batch, p_ai, cuts, strict=True):
+            for (text_id, text), probability, cut in zip(batch, p_ai, cuts, strict=True):
                 label = "AI" if probability > cut else "HUMAN"
-                out.write(json.dumps({"id": text_id, "p_ai": round(float(probability), 6), "label": label},
-                                     ensure_ascii=False) + "\n")
+                row = {"id": text_id, "p_ai": round(float(probability), 6), "label": label, **obfuscation(text)}
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
             progress.update(len(batch))
 

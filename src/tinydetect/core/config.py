@@ -109,6 +109,9 @@ class TokenizerConfig(_Section):
     vocab_size: int = Field(8000, ge=300)
     model_type: Literal["unigram", "bpe"] = "unigram"
     character_coverage: float = Field(0.9995, gt=0, le=1)
+    normalization: Literal["robust", "nfkc"] = Field(
+        "robust", description="robust: NFKC plus the evasion rules of tinydetect.robustness.normalization")
+    casefold: bool = Field(True, description="robust only: fold case, so flipped capitals change no piece")
 
 
 class ModelConfig(_Section):
@@ -156,6 +159,10 @@ class PretrainConfig(_Section):
     device: Literal["cpu", "auto"] = Field("cpu", description="as train.device")
 
 
+AttackName = Literal["zero_width_space", "homoglyph", "whitespace", "upper_lower", "article_deletion", "number",
+                     "insert_paragraphs", "misspelling", "alternative_spelling"]
+
+
 class TrainConfig(_Section):
     learning_rate: float = Field(5e-4, gt=0)
     batch_size: int = Field(32, ge=1)
@@ -172,6 +179,9 @@ class TrainConfig(_Section):
         100.0, gt=0, description="inverse L2 strength (scikit-learn's C) of the lexical branch's logistic regression"
     )
     early_stopping_patience: int = Field(4, ge=1)
+    augment_attacks: list[AttackName] = Field(
+        default_factory=list, description="add a copy of every train text under each of these RAID attacks "
+        "(tinydetect.robustness.attacks), same label: for the edits normalization cannot undo")
     device: Literal["cpu", "auto"] = Field(
         "cpu", description="cpu: never a GPU, even where there is one; auto: the Trainer takes a GPU (CUDA, MPS) if there is one"
     )

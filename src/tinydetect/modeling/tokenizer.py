@@ -2,13 +2,16 @@
 
 Piece ids 0-4 are fixed so every export (PyTorch, ONNX, Core ML, a browser) agrees:
 0 [PAD], 1 [UNK], 2 [CLS], 3 [SEP], 4 [MASK]. Byte fallback maps characters never seen
-in training (emoji, rare Hangul) to byte pieces instead of [UNK].
+in training (emoji, rare Hangul) to byte pieces instead of [UNK]. The normalization
+(`tokenizer.normalization: robust`, see tinydetect.robustness.normalization) is compiled
+into the model, so every runtime that reads it or its `tokenizer.json` applies it.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,10 +20,13 @@ import sentencepiece as spm
 
 from tinydetect.core.config import TokenizerConfig
 from tinydetect.core.errors import UserError
+from tinydetect.robustness.normalization import normalization_rule_tsv
 
 MODEL_FILE = "tokenizer.model"
 CONFIG_FILE = "tokenizer_config.json"
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
+# The normalizer's name in the model: which rule table it compiled.
+ROBUST, ROBUST_CASEFOLD = "tinydetect_robust", "tinydetect_robust_cf"
 
 
 def train_sentencepiece(texts: Sequence[str], config: TokenizerConfig, seed: int) -> bytes:
@@ -32,20 +38,42 @@ def train_sentencepiece(texts: Sequence[str], config: TokenizerConfig, seed: int
     spm.set_random_generator_seed(seed)
     model = io.BytesIO()
     try:
-        _train(texts, config, model)
+        if config.normalization == "nfkc":
+            _train(texts, config, model, normalization_rule_name="nfkc")
+        else:
+            with tempfile.TemporaryDirectory() as folder:
+                rules = Path(folder) / "rules.tsv"
+                rules.write_text(normalization_rule_tsv(config.casefold), encoding="utf-8")
+                _train(texts, config, model, normalization_rule_tsv=str(rules))
     except RuntimeError as error:  # e.g. a vocabulary smaller than the character set
         raise UserError(f"tokenizer: SentencePiece training failed: {error}") from None
-    return model.getvalue()
+    return _named_rules(model.getvalue(), config)
 
 
-def _train(texts: Sequence[str], config: TokenizerConfig, model: io.BytesIO) -> None:
+def _named_rules(model_proto: bytes, config: TokenizerConfig) -> bytes:
+    """Name the compiled rules and drop the temporary TSV path the trainer records.
+
+    The path would differ on every run (and so would dvc.lock's hash of the model); the
+    compiled map (`precompiled_charsmap`) is what normalizes.
+    """
+    from sentencepiece import sentencepiece_model_pb2
+
+    if config.normalization == "nfkc":
+        return model_proto
+    proto = sentencepiece_model_pb2.ModelProto.FromString(model_proto)
+    proto.normalizer_spec.name = ROBUST_CASEFOLD if config.casefold else ROBUST
+    proto.normalizer_spec.normalization_rule_tsv = ""
+    return proto.SerializeToString()
+
+
+def _train(texts: Sequence[str], config: TokenizerConfig, model: io.BytesIO, **normalization: str) -> None:
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(texts),
         model_writer=model,
         vocab_size=config.vocab_size,
         model_type=config.model_type,
         character_coverage=config.character_coverage,
-        normalization_rule_name="nfkc",
+        **normalization,
         byte_fallback=True,
         hard_vocab_limit=False,
         pad_id=PAD_ID, pad_piece="[PAD]",
@@ -74,6 +102,13 @@ class DetectorTokenizer:
     def vocab_size(self) -> int:
         return self.processor.get_piece_size()
 
+    @property
+    def normalization(self) -> str:
+        """The compiled rules' name: nfkc, tinydetect_robust or tinydetect_robust_cf."""
+        from sentencepiece import sentencepiece_model_pb2
+
+        return sentencepiece_model_pb2.ModelProto.FromString(self.model_proto).normalizer_spec.name
+
     @classmethod
     def load(cls, directory: str | Path, max_length: int | None = None) -> DetectorTokenizer:
         directory = Path(directory)
@@ -88,7 +123,7 @@ class DetectorTokenizer:
             "max_length": self.max_length,
             "vocab_size": self.vocab_size,
             "special_ids": {"pad": PAD_ID, "unk": UNK_ID, "cls": CLS_ID, "sep": SEP_ID, "mask": MASK_ID},
-            "normalization": "nfkc",
+            "normalization": self.normalization,
         }
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
 
@@ -111,10 +146,16 @@ class DetectorTokenizer:
         vocab = {piece: index for index, (piece, _) in enumerate(pieces)} if is_bpe else pieces
         tokenizer = SpmConverter.build_tokenizer_from_spm_proto(proto, vocab)
         steps = [tokenizer.normalizer[index] for index in range(len(tokenizer.normalizer))]
-        if steps and isinstance(steps[0], normalizers.Precompiled):
+        if steps and isinstance(steps[0], normalizers.Precompiled) and proto.normalizer_spec.name == "nfkc":
             # The precompiled NFKC map turns compatibility jamo (ㄱㅐ) into conjoining jamo but, unlike
             # SentencePiece, does not then compose them into a syllable (개): NFC after it does.
             tokenizer.normalizer = normalizers.Sequence([steps[0], normalizers.NFC(), *steps[1:]])
+        elif steps and isinstance(steps[0], normalizers.Precompiled):
+            # `tokenizers` looks a whole grapheme cluster up in the map and, when the cluster's first
+            # character has a rule, replaces the cluster with that rule's output: "E" + U+0301 became
+            # "e", where SentencePiece takes the longest rule ("E" + U+0301 -> "é"). Composing first
+            # (NFC) leaves such a cluster one character, so both agree.
+            tokenizer.normalizer = normalizers.Sequence([normalizers.NFC(), *steps])
         tokenizer.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)]
         )

@@ -1,0 +1,172 @@
+"""Robustness benchmark: the RAID attacks that run offline, against every shipped runtime.
+
+Trains as `benchmarks.quality` does (the real pipeline on the L2R or KatFish data, default
+params), then attacks the AI texts of the test split (`tinydetect.robustness.attacks`, RAID's
+definitions and strengths, seeded) and scores them beside the clean human test texts. Per
+attack and per variant (the detector, its ONNX INT8 and Core ML INT4 exports, the TF-IDF
+baseline): test ROC-AUC, the share of AI texts labelled AI at the shipped threshold (TPR),
+the share of AI texts the attack changed, and the share `predict` flags as obfuscated.
+The paraphrase attack needs an LLM: it runs through the synth backend of `params.yaml`
+(`--paraphrase-backend gemini|openai_compatible`) and is skipped, saying so, otherwise.
+
+Writes `benchmarks/results/robustness_<data>.json` (commit, params, date).
+
+    python -m benchmarks.robustness --data l2r [--keep DIR] [--set KEY=VALUE ...]
+
+`--keep DIR` keeps the trained workspace; given an earlier run's folder (of this benchmark or of
+`benchmarks.quality --keep`) it resumes it, so only the attacks run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from benchmarks import REPO_ROOT, SHARED_DATA
+from benchmarks.quality import DATASETS, apply_overrides, commit, run_pipeline, write_user_data
+from tinydetect.core.config import load_params
+from tinydetect.core.files import write_json
+from tinydetect.core.records import Record, load_file
+from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
+from tinydetect.evaluation.threshold import Threshold, threshold_from_val
+from tinydetect.robustness.attacks import CHARACTER_LEVEL, WORD_LEVEL, attack
+from tinydetect.robustness.obfuscation import obfuscation
+from tinydetect.runtime.scorers import load_scorer
+
+VARIANTS = {  # the benchmark's rows: the shipped runtimes and the yardstick
+    "detector": "models/detector",
+    "onnx_int8": "models/onnx/detector/model_int8.onnx",
+    "coreml_int4": "models/coreml/detector/Detector_int4.mlpackage",
+}
+SEED = 0
+
+Score = Callable[[Sequence[str]], tuple[np.ndarray, np.ndarray]]  # texts -> (P(AI), the cut of each text)
+
+
+def scorer_of(path: Path) -> Score:
+    scorer = load_scorer(path)
+    return lambda texts: (scorer.probability_ai(texts), scorer.threshold.for_texts(texts))
+
+
+def baseline_scorer(workdir: Path) -> Score:
+    """The TF-IDF baseline as `eval` makes it: fitted on train, its cut by the same policy on val."""
+    params = load_params("base", "eval", path=workdir / "params.yaml")
+    config = params["eval"]
+    train, val = load_file(workdir / "data/split/train.jsonl"), load_file(workdir / "data/split/val.jsonl")
+    baseline = train_baseline(train, config.baseline_max_features, params["base"].seed)
+    threshold: Threshold = threshold_from_val(
+        config.threshold_policy, np.array([r.label_int for r in val]), baseline_probability_ai(baseline, val),
+        config.target_fpr, [r.domain for r in val], [r.lang for r in val], config.threshold_per_language)
+
+    def score(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        return baseline.predict_proba(list(texts))[:, 1], threshold.for_texts(texts)
+    return score
+
+
+def attacked_sets(test: Sequence[Record]) -> dict[str, list[str]]:
+    """The AI texts of test, clean and under each attack."""
+    ai_texts = [record.text for record in test if record.label_int == 1]
+    sets = {"none": ai_texts}
+    for name in (*CHARACTER_LEVEL, *WORD_LEVEL):
+        sets[name] = [attack(text, name, SEED) for text in ai_texts]
+    return sets
+
+
+def row(score: Score, humans: list[str], ai_clean: list[str], ai_attacked: list[str]) -> dict:
+    p_ai, cuts = score(humans + ai_attacked)
+    labels = np.array([0] * len(humans) + [1] * len(ai_attacked))
+    ai = labels == 1
+    return {"roc_auc": round(float(roc_auc_score(labels, p_ai)), 6),
+            "tpr_at_shipped_threshold": round(float((p_ai[ai] > cuts[ai]).mean()), 6),
+            "fpr_at_shipped_threshold": round(float((p_ai[~ai] > cuts[~ai]).mean()), 6)}
+
+
+def attack_summary(ai_clean: list[str], ai_attacked: list[str]) -> dict:
+    changed = sum(a != b for a, b in zip(ai_clean, ai_attacked, strict=True))
+    flagged = sum(obfuscation(text)["obfuscated"] for text in ai_attacked)
+    return {"texts_changed": round(changed / len(ai_clean), 6), "flagged_obfuscated": round(flagged / len(ai_clean), 6)}
+
+
+def run_attacks(workdir: Path) -> dict:
+    test = load_file(workdir / "data/split/test.jsonl")
+    humans = [record.text for record in test if record.label_int == 0]
+    sets = attacked_sets(test)
+    scorers = {name: scorer_of(workdir / path) for name, path in VARIANTS.items() if (workdir / path).exists()}
+    scorers["baseline"] = baseline_scorer(workdir)
+    results = {}
+    for attack_name, ai_texts in sets.items():
+        results[attack_name] = attack_summary(sets["none"], ai_texts) | {
+            "level": "clean" if attack_name == "none" else ("character" if attack_name in CHARACTER_LEVEL else "word"),
+            "variants": {name: row(score, humans, sets["none"], ai_texts) for name, score in scorers.items()}}
+        print_row(attack_name, results[attack_name])
+    results["human_test_texts_flagged_obfuscated"] = round(
+        sum(obfuscation(text)["obfuscated"] for text in humans) / len(humans), 6)
+    return results
+
+
+def print_row(name: str, result: dict) -> None:
+    cells = "  ".join(f"{variant} {m['roc_auc']:.3f}/{m['tpr_at_shipped_threshold']:.3f}"
+                      for variant, m in result["variants"].items())
+    print(f"{name:<22} changed {result['texts_changed']:5.2f} flagged {result['flagged_obfuscated']:5.2f}  {cells}",
+          flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", choices=("l2r", "katfish"), default="l2r")
+    parser.add_argument("--keep", type=Path, help="run in this folder and keep it; an earlier run's folder is resumed")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="params override, repeatable")
+    parser.add_argument("--paraphrase-backend", choices=("gemini", "openai_compatible"),
+                        help="paraphrase the AI texts through this synth backend (needs its key); skipped otherwise")
+    parser.add_argument("--out", type=Path, help="results JSON (default: benchmarks/results/robustness_<data>.json)")
+    args = parser.parse_args()
+    missing = [name for name in DATASETS[args.data] if not (SHARED_DATA / name).exists()]
+    if missing:
+        print(f"skipped: {', '.join(missing)} absent from {SHARED_DATA}")
+        return
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix=f"tinydetect-robustness-{args.data}-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    source_commit = commit()
+    if not (workdir / "dvc.yaml").exists():
+        from tinydetect.testing.workspace import copy_sources
+
+        copy_sources(REPO_ROOT, workdir)
+        write_user_data(args.data, workdir / "data/real")
+    params = apply_overrides(workdir / "params.yaml", args.set)
+    minutes = run_pipeline(workdir)
+    print(f"\n{args.data}: ROC-AUC / TPR at the shipped threshold; AI texts attacked, human texts clean")
+    attacks = run_attacks(workdir)
+    attacks["paraphrase"] = paraphrase(workdir, args.paraphrase_backend)
+    result = {"data": args.data, "commit": source_commit, "date": date.today().isoformat(), "minutes": round(minutes, 2),
+              "overrides": args.set, "params": params, "seed": SEED, "attacks": attacks,
+              "clean_eval": json.loads((workdir / "metrics/eval.json").read_text())}
+    write_json(args.out or REPO_ROOT / f"benchmarks/results/robustness_{args.data}.json", result)
+    if args.keep is None:
+        shutil.rmtree(workdir)
+
+
+def paraphrase(workdir: Path, backend: str | None) -> dict:
+    """RAID's paraphrase attack through an LLM; offline there is none, and the row says so."""
+    if backend is None:
+        return {"skipped": "needs an LLM: pass --paraphrase-backend gemini|openai_compatible with its key set"}
+    from tinydetect.robustness.paraphrase import paraphrase_texts
+
+    test = load_file(workdir / "data/split/test.jsonl")
+    ai = [record for record in test if record.label_int == 1]
+    humans = [record.text for record in test if record.label_int == 0]
+    rewritten = paraphrase_texts(ai, backend, workdir / "params.yaml", SEED)
+    scorers = {name: scorer_of(workdir / path) for name, path in VARIANTS.items() if (workdir / path).exists()}
+    return {"level": "word", "variants": {name: row(score, humans, [r.text for r in ai], rewritten)
+                                          for name, score in scorers.items()}}
+
+
+if __name__ == "__main__":
+    main()
