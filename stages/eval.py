@@ -34,6 +34,7 @@ from tinydetect.evaluation.plots import (
 from tinydetect.evaluation.slices import calibration, slice_quality
 from tinydetect.evaluation.threshold import threshold_from_val
 from tinydetect.modeling.model import count_parameters
+from tinydetect.modeling.tokenizer import DetectorTokenizer
 from tinydetect.runtime.scorers import load_scorer
 from tinydetect.runtime.variants import HEADLINE, VARIANTS, model_size_mb
 
@@ -91,7 +92,8 @@ def main() -> None:
     config_json = read_json("models/detector/config.json")
     training = {"pretrain": read_json("metrics/pretrain.json"), "train": read_json("metrics/train.json"),
                 "policy": {"threshold_policy": config.threshold_policy, "target_fpr": config.target_fpr,
-                           "threshold_per_language": config.threshold_per_language}}
+                           "threshold_per_language": config.threshold_per_language},
+                "normalization": DetectorTokenizer.load("models/detector").normalization}
     write_text("models/MODEL_CARD.md", render_model_card(splits, config_json, metrics, slices, training))
 
 

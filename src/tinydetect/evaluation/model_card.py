@@ -128,6 +128,29 @@ def slices_section(slices: dict) -> list[str]:
     return [*lines, ""]
 
 
+def robustness_section(normalization: str) -> list[str]:
+    """How the detector meets edits made to evade it (`tinydetect.robustness`)."""
+    if not normalization.startswith("tinydetect_robust"):
+        return ["## Evasion", "",
+                f"The tokenizer applies plain {normalization.upper()}: zero-width characters and look-alike letters of "
+                "other scripts change the pieces the model reads, and one such edit per word can hide an AI text. "
+                "Set `tokenizer.normalization: robust` (the default).", ""]
+    folded = " and case folding" if normalization.endswith("_cf") else ""
+    return [
+        "## Evasion", "",
+        f"Text is normalized inside the tokenizer before anything reads it (rules `{normalization}`, compiled into "
+        "`tokenizer.model` and `tokenizer.json`, so every runtime applies them): invisible format characters (zero-"
+        "width spaces and joiners, bidi controls) are removed, whitespace runs collapse, NFKC"
+        f"{folded}, and letters of other scripts that Unicode TR39 lists as look-alikes of Latin ones become those "
+        "letters. Korean text is left as it is. Such edits therefore do not move the score.",
+        "`tinydetect predict` reports beside each score whether the text needed this (`obfuscated`, with counts of "
+        "invisible characters and mixed-script words). The score is not raised for it: the flag is a separate "
+        "signal for a reviewer or a rule of the application (for example, send flagged texts to review). "
+        "Misspellings, deleted articles, new paragraphs and paraphrase are not undone; `benchmarks/results/"
+        "robustness_*.json` measure what they cost.", "",
+    ]
+
+
 def limits_section(splits: dict[str, Sequence[Record]]) -> list[str]:
     train = splits["train"]
     langs = sorted({record.lang for record in train})
@@ -145,7 +168,8 @@ def limits_section(splits: dict[str, Sequence[Record]]) -> list[str]:
 
 
 def render(splits: dict[str, Sequence[Record]], config: dict, metrics: dict, slices: dict, training: dict) -> str:
-    """The card; `training` holds `pretrain` and `train` (their metrics files) and `policy` (the eval params)."""
+    """The card; `training` holds `pretrain` and `train` (their metrics files), `policy` (the eval params)
+    and `normalization` (the tokenizer's rules)."""
     lines = ["# Model card: tinydetect detector", "",
              "Written by the `eval` stage from this run's data, params and metrics.", ""]
     lines += data_section(splits)
@@ -154,5 +178,6 @@ def render(splits: dict[str, Sequence[Record]], config: dict, metrics: dict, sli
                            detector.get("thresholds_by_language"))
     lines += metrics_section(metrics)
     lines += slices_section(slices)
+    lines += robustness_section(training.get("normalization", "nfkc"))
     lines += limits_section(splits)
     return "\n".join(lines)

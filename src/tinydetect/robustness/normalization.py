@@ -8,8 +8,8 @@ collapses. The rules below undo such edits before tokenization:
   bidi controls, soft hyphens, tag characters), variation selectors and the combining
   grapheme joiner are removed; control characters too, except whitespace;
 - every whitespace character becomes a space (SentencePiece then collapses runs of them);
-- NFKC, then case folding (when `casefold`, the default), then NFKC again;
-- a letter of another script that Unicode TR39 lists as a confusable of one ASCII letter
+- NFKC; then case folding (when `casefold`, the default) and NFKC again;
+- before and after folding, a letter of another script that Unicode TR39 lists as a confusable of one ASCII letter
   (Cyrillic а, Greek ο, Latin ɑ...) becomes that letter. The list comes from the
   `confusable-homoglyphs` package (Unicode's confusables.txt), not from a table of ours.
   A rule table maps a character without looking at its neighbours, so a Russian word is
@@ -87,12 +87,13 @@ def normalize_character(character: str, casefold: bool = True) -> str:
         return ""
     if character.isspace() or unicodedata.category(character) in ("Zs", "Zl", "Zp"):
         return " "
-    text = unicodedata.normalize("NFKC", character)
-    if casefold:
-        text = unicodedata.normalize("NFKC", text.casefold())
     confusables = latin_confusables()
-    text = "".join(confusables.get(part, part) for part in text)
-    return text.casefold() if casefold else text
+    # look-alikes before folding: Cyrillic В looks like B, its lower case в like no Latin letter
+    text = "".join(confusables.get(part, part) for part in unicodedata.normalize("NFKC", character))
+    if casefold:
+        folded = unicodedata.normalize("NFKC", text.casefold())
+        text = "".join(confusables.get(part, part) for part in folded)
+    return text
 
 
 def _composed_sequences() -> Iterator[str]:

@@ -1,0 +1,175 @@
+"""Evasion: the tokenizer's normalization, its parity across runtimes, the obfuscation flag, the attacks."""
+
+import json
+import unicodedata
+
+import pytest
+
+from tinydetect.core.config import TokenizerConfig, TrainConfig
+from tinydetect.core.records import Record
+from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
+from tinydetect.robustness.attacks import ATTACKS, CHARACTER_LEVEL, attack
+from tinydetect.robustness.augmentation import augmented, augmented_teacher
+from tinydetect.robustness.normalization import normalization_rules, normalize_character
+from tinydetect.robustness.obfuscation import obfuscation
+
+from .conftest import ENGLISH_SENTENCES, KOREAN_SENTENCES, make_human_rows, shared_file
+
+KOREAN_SAMPLES = [*KOREAN_SENTENCES, "ㅋㅋㅋ 진짜 웃기다ㅠㅠ", "「안녕하세요」 『책』 〈노래〉 《영화》 · ※ ♡", "ᄀᆞ 옛한글 ㆍ 반각 ﾡﾢ"]
+ENGLISH_TEXT = " ".join(ENGLISH_SENTENCES)
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    texts = [row["text"] for row in make_human_rows(60)]
+    return DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=700), seed=0), max_length=512)
+
+
+@pytest.fixture(scope="module")
+def tokenizer_json(tokenizer):
+    from tokenizers import Tokenizer
+
+    loaded = Tokenizer.from_str(tokenizer.to_hf_tokenizer().to_str())
+    loaded.no_truncation()
+    loaded.no_padding()
+    return loaded
+
+
+def ids(tokenizer, text):
+    """[CLS] pieces [SEP], untruncated (the tokenizer.json fixture does not truncate either)."""
+    return [2, *tokenizer.processor.encode(text), 3]
+
+
+@pytest.mark.parametrize("name", CHARACTER_LEVEL)
+def test_each_character_attack_leaves_the_ids_as_they_were(tokenizer, name):
+    attacked = attack(ENGLISH_TEXT, name, seed=1, strength=1.0 if name != "upper_lower" else 0.5)
+    assert attacked != ENGLISH_TEXT
+    assert ids(tokenizer, attacked) == ids(tokenizer, ENGLISH_TEXT)
+
+
+@pytest.mark.parametrize("evasion", [
+    lambda text: text.replace(" ", " \u200b"),  # the issue's one str.replace
+    lambda text: text.replace("a", "а").replace("e", "е").replace("o", "о").replace("c", "с").replace("p", "р"),
+    lambda text: "\ufeff" + text.replace(" ", "\u2060 \u200d").replace(".", "\u200e.\u202c"),  # word joiners, bidi
+    lambda text: text.replace(" ", "\u00a0\u3000\t"),  # no-break, ideographic space, tab
+    lambda text: unicodedata.normalize("NFD", text.upper()),
+])
+def test_one_str_replace_no_longer_changes_what_the_model_reads(tokenizer, evasion):
+    assert ids(tokenizer, evasion(ENGLISH_TEXT)) == ids(tokenizer, ENGLISH_TEXT)
+
+
+def test_korean_text_is_left_intact(tokenizer):
+    """Hangul syllables, compatibility and halfwidth jamo, Korean punctuation: the same characters out."""
+    for text in KOREAN_SAMPLES:
+        normalized = tokenizer.processor.normalize(text)
+        assert normalized == "▁" + text.replace(" ", "▁"), text
+    every_syllable_and_jamo = [*range(0xAC00, 0xD7A4), *range(0x3131, 0x318F), *range(0xFFA0, 0xFFDD)]
+    changed = [hex(point) for point in every_syllable_and_jamo
+               if unicodedata.category(chr(point)) != "Cn" and normalize_character(chr(point)) != chr(point)]
+    assert changed == []
+
+
+def test_no_korean_character_is_a_look_alike_source():
+    """ㅣ and ㅡ look like l and a dash; they must stay Korean."""
+    hangul_blocks = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xAC00, 0xD7FF), (0xFFA0, 0xFFDC))
+    mapped_to_ascii = [source for source, target in normalization_rules().items()
+                       if len(source) == 1 and any(low <= ord(source) <= high for low, high in hangul_blocks)
+                       and target.isascii()]
+    assert mapped_to_ascii == []
+
+
+def test_the_rule_table_has_no_identity_or_empty_source():
+    rules = normalization_rules()
+    assert all(source and target != source and "\0" not in source for source, target in rules.items())
+    assert rules["\u200b"] == "" and rules["а"] == "a" and rules["A"] == "a" and rules["\u3000"] == " "
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_tokenizer_json_gives_the_same_ids_as_sentencepiece_on_attacked_text(tokenizer, tokenizer_json, name):
+    """Python (SentencePiece) and every tokenizer.json runtime agree on attacked English and Korean."""
+    texts = [ENGLISH_TEXT, " ".join(KOREAN_SAMPLES), "Mixed 한국어 and English, 2024년 3.5%! 🤖 👨‍👩‍👧"]
+    for text in texts:
+        attacked = attack(text, name, seed=3)
+        assert tokenizer_json.encode(attacked).ids == ids(tokenizer, attacked), attacked[:80]
+
+
+def test_tokenizer_json_ids_on_attacked_real_text(tokenizer, tokenizer_json):
+    """Hundreds of real L2R and KatFish texts under every attack; unigram ties are the only allowed difference."""
+    texts = [json.loads(line)["text"] for name in ("l2r_blogs_en.jsonl", "katfish_essays_ko.jsonl")
+             for line in shared_file(name).read_text(encoding="utf-8").splitlines()[:60] if line.strip()]
+    score = tokenizer.processor.get_score
+    for text in texts:
+        for name in ATTACKS:
+            attacked = attack(text, name, seed=0)
+            expected, actual = ids(tokenizer, attacked), tokenizer_json.encode(attacked).ids
+            if actual != expected:  # a tie between two segmentations of equal score, as in test_tokenizer.py
+                assert tokenizer.processor.decode(actual) == tokenizer.processor.decode(expected), attacked[:60]
+                assert sum(map(score, actual)) == pytest.approx(sum(map(score, expected)), abs=1e-4)
+
+
+def test_plain_nfkc_is_still_a_choice_and_keeps_its_old_behaviour():
+    texts = [row["text"] for row in make_human_rows(30)]
+    tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=500, normalization="nfkc"), 0), 64)
+    assert tokenizer.normalization == "nfkc"
+    assert ids(tokenizer, "Hello\u200b world") != ids(tokenizer, "Hello world")
+    assert tokenizer.processor.normalize("ㄱㅐ") == "▁개"  # SentencePiece's NFKC composes jamo
+
+
+def test_the_trained_model_carries_the_rules_not_the_path_of_their_file(tokenizer):
+    from sentencepiece import sentencepiece_model_pb2
+
+    spec = sentencepiece_model_pb2.ModelProto.FromString(tokenizer.model_proto).normalizer_spec
+    assert spec.name == "tinydetect_robust_cf" and spec.normalization_rule_tsv == ""
+    assert len(spec.precompiled_charsmap) > 10_000
+
+
+@pytest.mark.parametrize("text", [
+    "Family photo 👨\u200d👩\u200d👧 and a flag 🏳️\u200d🌈, keycap 1️⃣, thumbs 👍🏽 ❤️",
+    "I met Дмитрий and Αλέξανδρος in Seoul; 김민수 bought an iPhone을 yesterday.",
+    "\ufeffA file that starts with a byte-order mark.",
+    "café, naïve, résumé, Zürich",
+])
+def test_ordinary_text_is_not_flagged(text):
+    assert obfuscation(text) == {"obfuscated": False, "invisible_characters": 0, "mixed_script_words": 0}
+
+
+def test_evasions_are_flagged_with_counts():
+    assert obfuscation("one\u200b two\u200b three") == {
+        "obfuscated": True, "invisible_characters": 2, "mixed_script_words": 0}
+    assert obfuscation("the аpple and the реаr")["mixed_script_words"] == 2
+    assert obfuscation(attack(ENGLISH_TEXT, "homoglyph", 0))["obfuscated"]
+    assert not obfuscation(attack(ENGLISH_TEXT, "whitespace", 0))["obfuscated"]
+
+
+def test_attacks_are_seeded_and_follow_their_definitions():
+    text = "The colour of the sky in 2023 was a grey one. I realize an apple is the best. We organize 3 things."
+    for name in ATTACKS:
+        assert attack(text, name, seed=5) == attack(text, name, seed=5), name
+    assert attack(text, "zero_width_space", 0).replace("\u200b", "") == text
+    assert attack(text, "zero_width_space", 0).count("\u200b") == len(text)
+    assert all(word not in attack(text, "article_deletion", 0, 1.0).split() for word in ("a", "an", "the"))
+    assert "realise" in attack(text, "alternative_spelling", 0) and "organise" in attack(text, "alternative_spelling", 0)
+    assert "\n\n" in attack(text, "insert_paragraphs", 0, 1.0)
+    assert attack(text, "number", 0, 1.0) != text and len(attack(text, "number", 0, 1.0)) == len(text)
+    assert attack(text, "misspelling", 0, 1.0) != text
+    assert attack(text, "homoglyph", 0).isascii() is False
+
+
+def test_augmentation_adds_one_labelled_copy_per_attack_and_text():
+    records = [Record(id=f"r{i}", text=text, label="AI" if i % 2 else "HUMAN", group=f"g{i}", lang="en")
+               for i, text in enumerate(ENGLISH_SENTENCES)]
+    out = augmented(records, ["misspelling", "article_deletion"], seed=0)
+    copies = out[len(records):]
+    assert out[: len(records)] == records and copies
+    originals = {record.id: record for record in records}
+    for copy in copies:
+        original = originals[copy.id.split("#")[0]]
+        assert copy.label == original.label and copy.group == original.group and copy.text != original.text
+    teacher = augmented_teacher({record.id: 0.25 for record in records}, out)
+    assert {teacher[copy.id] for copy in copies} == {0.25}
+    assert augmented(records, [], seed=0) == records
+
+
+def test_train_config_names_the_attacks_it_accepts():
+    with pytest.raises(ValueError, match="augment_attacks"):
+        TrainConfig(augment_attacks=["paraphrase"])
