@@ -173,3 +173,29 @@ def test_augmentation_adds_one_labelled_copy_per_attack_and_text():
 def test_train_config_names_the_attacks_it_accepts():
     with pytest.raises(ValueError, match="augment_attacks"):
         TrainConfig(augment_attacks=["paraphrase"])
+
+
+def test_predict_scores_the_normalized_text_and_reports_the_obfuscation(tmp_path):
+    """An evaded copy of a text gets the very score of the original, and the row says it was evaded."""
+    from tinydetect.core.config import ModelConfig
+    from tinydetect.evaluation.threshold import Threshold
+    from tinydetect.modeling.model import Detector, build_model
+
+    from .conftest import write_rows
+    from .test_faults import predict, rows_of
+
+    texts = [row["text"] for row in make_human_rows(24)]
+    tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=500), seed=0), max_length=64)
+    config = ModelConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=64)
+    Detector(build_model(config, tokenizer.vocab_size, seed=0).eval(), tokenizer, Threshold(0.5)).save(tmp_path / "m")
+    clean = ENGLISH_SENTENCES[0]
+    evaded = clean.replace(" ", " \u200b").replace("a", "а")
+    path = write_rows(tmp_path / "in.jsonl", [{"id": "clean", "text": clean}, {"id": "evaded", "text": evaded}])
+    result = predict("--model", tmp_path / "m", path)
+    assert result.returncode == 0, result.stderr
+    rows = {row["id"]: row for row in rows_of(result)}
+    assert rows["evaded"]["p_ai"] == rows["clean"]["p_ai"]
+    assert rows["clean"] | {"id": "x"} == rows["evaded"] | {
+        "id": "x", "obfuscated": False, "invisible_characters": 0, "mixed_script_words": 0}
+    assert rows["evaded"]["obfuscated"] is True and rows["evaded"]["invisible_characters"] == clean.count(" ")
+    assert rows["evaded"]["mixed_script_words"] == sum("a" in word for word in clean.split())
