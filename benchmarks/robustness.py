@@ -162,10 +162,11 @@ def paraphrase(workdir: Path, backend: str | None) -> dict:
     test = load_file(workdir / "data/split/test.jsonl")
     ai = [record for record in test if record.label_int == 1]
     humans = [record.text for record in test if record.label_int == 0]
-    rewritten = paraphrase_texts(ai, backend, workdir / "params.yaml", SEED)
+    rewritten, rejected = paraphrase_texts(ai, backend, workdir / "params.yaml", SEED)
     scorers = {name: scorer_of(workdir / path) for name, path in VARIANTS.items() if (workdir / path).exists()}
-    return {"level": "word", "variants": {name: row(score, humans, [r.text for r in ai], rewritten)
-                                          for name, score in scorers.items()}}
+    return attack_summary([r.text for r in ai], rewritten) | {
+        "level": "word", "backend": backend, "replies_rejected": rejected,
+        "variants": {name: row(score, humans, [r.text for r in ai], rewritten) for name, score in scorers.items()}}
 
 
 if __name__ == "__main__":

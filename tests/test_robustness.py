@@ -199,3 +199,22 @@ def test_predict_scores_the_normalized_text_and_reports_the_obfuscation(tmp_path
         "id": "x", "obfuscated": False, "invisible_characters": 0, "mixed_script_words": 0}
     assert rows["evaded"]["obfuscated"] is True and rows["evaded"]["invisible_characters"] == clean.count(" ")
     assert rows["evaded"]["mixed_script_words"] == sum("a" in word for word in clean.split())
+
+
+def test_the_paraphrase_attack_goes_through_the_synth_backend(tmp_path, monkeypatch):
+    """Against the local OpenAI-compatible server: the synth prompt is sent, the reply cleaned and used."""
+    import yaml
+
+    from tinydetect.robustness.paraphrase import paraphrase_texts
+    from tinydetect.testing.llm_server import LocalLLMServer, ServerState
+
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key-robustness")
+    records = [Record(id="e", text=ENGLISH_SENTENCES[0], label="AI", group="g", lang="en"),
+               Record(id="k", text=KOREAN_SENTENCES[0], label="AI", group="g", lang="ko")]
+    with LocalLLMServer(ServerState(rewrites={ENGLISH_SENTENCES[0]: "A river grew slowly after days of rain."})) as server:
+        params = tmp_path / "params.yaml"
+        params.write_text(yaml.safe_dump({"synth": {"openai_compatible": {"base_url": f"{server.url}/v1"}}}))
+        rewritten, rejected = paraphrase_texts(records, "openai_compatible", params, seed=0)
+        prompts = [json.dumps(request) for request in server.state.received]
+    assert rewritten == ["A river grew slowly after days of rain.", KOREAN_SENTENCES[0]] and rejected == 0
+    assert len(prompts) == 2 and "Rewrite the following text" in prompts[0]
