@@ -139,7 +139,8 @@ def robustness_section(normalization: str) -> list[str]:
     return [
         "## Evasion", "",
         f"Text is normalized inside the tokenizer before anything reads it (rules `{normalization}`, compiled into "
-        "`tokenizer.model` and `tokenizer.json`, so every runtime applies them): invisible format characters (zero-"
+        "`tokenizer.model` and the precompiled map of `tokenizer.json`, which SentencePiece and Hugging Face "
+        "`tokenizers` apply; transformers.js approximates that map by NFKC and does not): invisible format characters (zero-"
         "width spaces and joiners, bidi controls) are removed, whitespace runs collapse, NFKC"
         f"{folded}, and letters of other scripts that Unicode TR39 lists as look-alikes of Latin ones become those "
         "letters. Korean text is left as it is. Such edits therefore do not move the score.",
