@@ -8,7 +8,7 @@ import pytest
 from tinydetect.core.config import TokenizerConfig, TrainConfig
 from tinydetect.core.records import Record
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
-from tinydetect.robustness.attacks import ATTACKS, CHARACTER_LEVEL, attack
+from tinydetect.robustness.attacks import ATTACKS, CHARACTER_LEVEL, HOMOGLYPHS, attack
 from tinydetect.robustness.augmentation import augmented, augmented_teacher
 from tinydetect.robustness.normalization import normalization_rules, normalize_character
 from tinydetect.robustness.obfuscation import obfuscation
@@ -58,6 +58,14 @@ def test_one_str_replace_no_longer_changes_what_the_model_reads(tokenizer, evasi
     assert ids(tokenizer, evasion(ENGLISH_TEXT)) == ids(tokenizer, ENGLISH_TEXT)
 
 
+def test_every_look_alike_of_the_homoglyph_attack_becomes_its_latin_letter():
+    """Capitals too: TR39 writes capital I as l, so Greek Ι and Cyrillic І came out as l (measured on L2R)."""
+    for latin, glyphs in HOMOGLYPHS.items():
+        for glyph in glyphs:
+            assert normalize_character(glyph) == latin.lower(), (latin, glyph)
+            assert normalize_character(glyph, casefold=False) == latin, (latin, glyph)
+
+
 def test_korean_text_is_left_intact(tokenizer):
     """Hangul syllables, compatibility and halfwidth jamo, Korean punctuation: the same characters out."""
     for text in KOREAN_SAMPLES:
@@ -87,7 +95,8 @@ def test_the_rule_table_has_no_identity_or_empty_source():
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_tokenizer_json_gives_the_same_ids_as_sentencepiece_on_attacked_text(tokenizer, tokenizer_json, name):
     """Python (SentencePiece) and every tokenizer.json runtime agree on attacked English and Korean."""
-    texts = [ENGLISH_TEXT, " ".join(KOREAN_SAMPLES), "Mixed 한국어 and English, 2024년 3.5%! 🤖 👨‍👩‍👧"]
+    texts = [ENGLISH_TEXT, " ".join(KOREAN_SAMPLES), "Mixed 한국어 and English, 2024년 3.5%! 🤖 👨‍👩‍👧",
+             "A [MASK] stays the mask piece, a [mask] does not"]
     for text in texts:
         attacked = attack(text, name, seed=3)
         assert tokenizer_json.encode(attacked).ids == ids(tokenizer, attacked), attacked[:80]

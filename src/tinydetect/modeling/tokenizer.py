@@ -27,6 +27,8 @@ CONFIG_FILE = "tokenizer_config.json"
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
 # The normalizer's name in the model: which rule table it compiled.
 ROBUST, ROBUST_CASEFOLD = "tinydetect_robust", "tinydetect_robust_cf"
+MASK_PIECE = "[MASK]"
+_MASK_STAND_IN = "\ue000"  # private use: no normalization rule changes it
 
 
 def train_sentencepiece(texts: Sequence[str], config: TokenizerConfig, seed: int) -> bytes:
@@ -80,7 +82,7 @@ def _train(texts: Sequence[str], config: TokenizerConfig, model: io.BytesIO, **n
         unk_id=UNK_ID, unk_piece="[UNK]",
         bos_id=CLS_ID, bos_piece="[CLS]",
         eos_id=SEP_ID, eos_piece="[SEP]",
-        user_defined_symbols=["[MASK]"],
+        user_defined_symbols=[MASK_PIECE],
         max_sentence_length=1 << 16,
         num_threads=1,  # one thread: the same pieces on every run
         minloglevel=2,
@@ -155,7 +157,11 @@ class DetectorTokenizer:
             # character has a rule, replaces the cluster with that rule's output: "E" + U+0301 became
             # "e", where SentencePiece takes the longest rule ("E" + U+0301 -> "é"). Composing first
             # (NFC) leaves such a cluster one character, so both agree.
-            tokenizer.normalizer = normalizers.Sequence([normalizers.NFC(), *steps])
+            # SentencePiece matches its user-defined symbol [MASK] in the raw text, before the rules (which
+            # would fold it to "[mask]"); a private-use character, which no rule touches, carries it across
+            hidden = normalizers.Replace(MASK_PIECE, _MASK_STAND_IN)
+            shown = normalizers.Replace(_MASK_STAND_IN, MASK_PIECE)
+            tokenizer.normalizer = normalizers.Sequence([hidden, normalizers.NFC(), *steps, shown])
         tokenizer.post_processor = processors.TemplateProcessing(
             single="[CLS] $A [SEP]", special_tokens=[("[CLS]", CLS_ID), ("[SEP]", SEP_ID)]
         )

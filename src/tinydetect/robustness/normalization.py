@@ -54,8 +54,12 @@ def _in_ranges(code_point: int, ranges: tuple[tuple[int, int], ...]) -> bool:
 def latin_confusables() -> dict[str, str]:
     """Non-ASCII characters that TR39 confuses with one ASCII letter, mapped to that letter.
 
-    A character listed under two letters (Greek capital iota: I and l) takes the one of its own
-    case, then the first in alphabetical order.
+    A character listed under two letters takes the one of its own case, then the first in
+    alphabetical order; a capital listed only under a lower-case letter (Greek Ι under l, as
+    TR39 writes capital I) takes its lower case's letter, upper-cased (I).
+
+    >>> {glyph: latin_confusables()[glyph] for glyph in "аΙіВ"}
+    {'а': 'a', 'Ι': 'I', 'і': 'i', 'В': 'B'}
     """
     import confusable_homoglyphs
     from confusable_homoglyphs import categories
@@ -67,8 +71,14 @@ def latin_confusables() -> dict[str, str]:
             glyph = entry["c"]
             if len(glyph) == 1 and not glyph.isascii() and categories.alias(glyph) not in _PROTECTED_SCRIPTS:
                 candidates.setdefault(glyph, []).append(letter)
-    return {glyph: min(letters, key=lambda letter: (letter.isupper() != glyph.isupper(), letter))
-            for glyph, letters in candidates.items()}
+    chosen = {glyph: min(letters, key=lambda letter: (letter.isupper() != glyph.isupper(), letter))
+              for glyph, letters in candidates.items()}
+    for glyph, letter in chosen.items():
+        # TR39 writes capital I as l, so Greek Ι and Cyrillic І come out as l: a capital takes its lower
+        # case's letter (ι, і -> i) upper-cased instead
+        if glyph.isupper() and letter.islower() and chosen.get(glyph.lower(), "").islower():
+            chosen[glyph] = chosen[glyph.lower()].upper()
+    return chosen
 
 
 def is_removed(character: str) -> bool:
