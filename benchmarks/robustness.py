@@ -15,6 +15,11 @@ Writes `benchmarks/results/robustness_<data>.json` (commit, params, date).
 
 `--keep DIR` keeps the trained workspace; given an earlier run's folder (of this benchmark or of
 `benchmarks.quality --keep`) it resumes it, so only the attacks run again.
+
+`--refresh-rules` (with `--keep DIR` of a finished run) puts the normalization rules of the current
+code into the run's tokenizers instead of training again, after checking that every train, val
+and test text gets the same ids under both: then training would see the same ids and give the
+same model, and only attacked text is read differently. It fails, naming the count, otherwise.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from tinydetect.core.files import write_json
 from tinydetect.core.records import Record, load_file
 from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
 from tinydetect.evaluation.threshold import Threshold, threshold_from_val
+from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 from tinydetect.robustness.attacks import CHARACTER_LEVEL, WORD_LEVEL, attack
 from tinydetect.robustness.obfuscation import obfuscation
 from tinydetect.runtime.scorers import load_scorer
@@ -126,6 +132,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="params override, repeatable")
     parser.add_argument("--paraphrase-backend", choices=("gemini", "openai_compatible"),
                         help="paraphrase the AI texts through this synth backend (needs its key); skipped otherwise")
+    parser.add_argument("--refresh-rules", action="store_true",
+                        help="with --keep: the current code's normalization rules in the trained run (see above)")
     parser.add_argument("--out", type=Path, help="results JSON (default: benchmarks/results/robustness_<data>.json)")
     args = parser.parse_args()
     missing = [name for name in DATASETS[args.data] if not (SHARED_DATA / name).exists()]
@@ -141,16 +149,43 @@ def main() -> None:
         copy_sources(REPO_ROOT, workdir)
         write_user_data(args.data, workdir / "data/real")
     params = apply_overrides(workdir / "params.yaml", args.set)
-    minutes = run_pipeline(workdir)
+    refreshed = refresh_rules(workdir) if args.refresh_rules else None
+    minutes = 0.0 if args.refresh_rules else run_pipeline(workdir)
     print(f"\n{args.data}: ROC-AUC / TPR at the shipped threshold; AI texts attacked, human texts clean")
     attacks = run_attacks(workdir)
     attacks["paraphrase"] = paraphrase(workdir, args.paraphrase_backend)
     result = {"data": args.data, "commit": source_commit, "date": date.today().isoformat(), "minutes": round(minutes, 2),
-              "overrides": args.set, "params": params, "seed": SEED, "attacks": attacks,
+              "overrides": args.set, "params": params, "seed": SEED, "rules_refreshed": refreshed, "attacks": attacks,
               "clean_eval": json.loads((workdir / "metrics/eval.json").read_text())}
     write_json(args.out or REPO_ROOT / f"benchmarks/results/robustness_{args.data}.json", result)
     if args.keep is None:
         shutil.rmtree(workdir)
+
+
+def refresh_rules(workdir: Path) -> dict:
+    """Swap the current rules into every tokenizer of a trained run, if no split text changes ids."""
+    from sentencepiece import sentencepiece_model_pb2
+
+    config = load_params("tokenizer", path=workdir / "params.yaml")["tokenizer"]
+    probe = train_sentencepiece(["the quick brown fox jumps over the lazy dog"] * 20, config.model_copy(
+        update={"vocab_size": 300}), seed=0)  # any corpus: only its compiled rules are taken
+    rules = sentencepiece_model_pb2.ModelProto.FromString(probe).normalizer_spec
+    old = DetectorTokenizer.load(workdir / "models/tokenizer")
+    proto = sentencepiece_model_pb2.ModelProto.FromString(old.model_proto)
+    changed = proto.normalizer_spec.precompiled_charsmap != rules.precompiled_charsmap
+    proto.normalizer_spec.precompiled_charsmap = rules.precompiled_charsmap
+    proto.normalizer_spec.name = rules.name
+    new = DetectorTokenizer(proto.SerializeToString(), old.max_length)
+    texts = [record.text for part in ("train", "val", "test") for record in load_file(workdir / f"data/split/{part}.jsonl")]
+    differing = sum(old.processor.encode(text) != new.processor.encode(text) for text in texts)
+    if differing:
+        raise SystemExit(f"--refresh-rules: the current rules give {differing} of {len(texts)} split texts other ids; "
+                         "train again (run without --refresh-rules)")
+    for path in (workdir / "models").rglob("tokenizer.model"):
+        path.write_bytes(new.model_proto)
+    for path in (workdir / "models").rglob("tokenizer.json"):
+        new.to_hf_tokenizer().save(str(path))
+    return {"rules_changed": changed, "split_texts_checked": len(texts), "split_texts_with_other_ids": 0}
 
 
 def paraphrase(workdir: Path, backend: str | None) -> dict:
