@@ -173,6 +173,17 @@ def summary(workdir: Path, scores: dict[str, list[dict]]) -> dict:
     return result
 
 
+def run_folder(benchmark: str, data: str, keep: Path | None) -> Path | None:
+    """The folder a benchmark runs in (`keep`, or a new temporary one); None, said on stdout, without the data."""
+    missing = [name for name in DATASETS[data] if not (SHARED_DATA / name).exists()]
+    if missing:
+        print(f"skipped: {', '.join(missing)} absent from {SHARED_DATA}")
+        return None
+    workdir = keep or Path(tempfile.mkdtemp(prefix=f"tinydetect-{benchmark}-{data}-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir
+
+
 def commit() -> str:
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
@@ -208,12 +219,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="params override, repeatable")
     parser.add_argument("--out", type=Path, help="results JSON (default: benchmarks/results/quality_<data>.json)")
     args = parser.parse_args()
-    missing = [name for name in DATASETS[args.data] if not (SHARED_DATA / name).exists()]
-    if missing:
-        print(f"skipped: {', '.join(missing)} absent from {SHARED_DATA}")
+    workdir = run_folder("quality", args.data, args.keep)
+    if workdir is None:
         return
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix=f"tinydetect-quality-{args.data}-"))
-    workdir.mkdir(parents=True, exist_ok=True)
     source_commit = commit()  # what is copied now is what runs, whatever the tree holds when the run ends
     copy_sources(REPO_ROOT, workdir)
     texts = write_user_data(args.data, workdir / "data/real")

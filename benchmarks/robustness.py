@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -35,8 +34,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from benchmarks import REPO_ROOT, SHARED_DATA
-from benchmarks.quality import DATASETS, apply_overrides, commit, run_pipeline, write_user_data
+from benchmarks import REPO_ROOT
+from benchmarks.quality import apply_overrides, commit, run_folder, run_pipeline, write_user_data
 from tinydetect.core.config import load_params
 from tinydetect.core.files import write_json
 from tinydetect.core.records import Record, load_file
@@ -136,12 +135,9 @@ def main() -> None:
                         help="with --keep: the current code's normalization rules in the trained run (see above)")
     parser.add_argument("--out", type=Path, help="results JSON (default: benchmarks/results/robustness_<data>.json)")
     args = parser.parse_args()
-    missing = [name for name in DATASETS[args.data] if not (SHARED_DATA / name).exists()]
-    if missing:
-        print(f"skipped: {', '.join(missing)} absent from {SHARED_DATA}")
+    workdir = run_folder("robustness", args.data, args.keep)
+    if workdir is None:
         return
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix=f"tinydetect-robustness-{args.data}-"))
-    workdir.mkdir(parents=True, exist_ok=True)
     source_commit = commit()
     if not (workdir / "dvc.yaml").exists():
         from tinydetect.testing.workspace import copy_sources
