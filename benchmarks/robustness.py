@@ -40,8 +40,9 @@ from tinydetect.core.config import load_params
 from tinydetect.core.files import write_json
 from tinydetect.core.records import Record, load_file
 from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
-from tinydetect.evaluation.threshold import Threshold, threshold_from_val
+from tinydetect.evaluation.threshold import Threshold
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
+from tinydetect.modeling.training import policy_threshold
 from tinydetect.robustness.attacks import CHARACTER_LEVEL, WORD_LEVEL, attack
 from tinydetect.robustness.obfuscation import obfuscation
 from tinydetect.runtime.scorers import load_scorer
@@ -67,9 +68,9 @@ def baseline_scorer(workdir: Path) -> Score:
     config = params["eval"]
     train, val = load_file(workdir / "data/split/train.jsonl"), load_file(workdir / "data/split/val.jsonl")
     baseline = train_baseline(train, config.baseline_max_features, params["base"].seed)
-    threshold: Threshold = threshold_from_val(
-        config.threshold_policy, np.array([r.label_int for r in val]), baseline_probability_ai(baseline, val),
-        config.target_fpr, [r.domain for r in val], [r.lang for r in val], config.threshold_per_language)
+    threshold: Threshold = policy_threshold(config)(
+        np.array([r.label_int for r in val]), baseline_probability_ai(baseline, val),
+        domains=[r.domain for r in val], languages=[r.lang for r in val])
 
     def score(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         return baseline.predict_proba(list(texts))[:, 1], threshold.for_texts(texts)
@@ -85,7 +86,7 @@ def attacked_sets(test: Sequence[Record]) -> dict[str, list[str]]:
     return sets
 
 
-def row(score: Score, humans: list[str], ai_clean: list[str], ai_attacked: list[str]) -> dict:
+def row(score: Score, humans: list[str], ai_attacked: list[str]) -> dict:
     p_ai, cuts = score(humans + ai_attacked)
     labels = np.array([0] * len(humans) + [1] * len(ai_attacked))
     ai = labels == 1
@@ -100,17 +101,20 @@ def attack_summary(ai_clean: list[str], ai_attacked: list[str]) -> dict:
     return {"texts_changed": round(changed / len(ai_clean), 6), "flagged_obfuscated": round(flagged / len(ai_clean), 6)}
 
 
-def run_attacks(workdir: Path) -> dict:
-    test = load_file(workdir / "data/split/test.jsonl")
+def scorers_of(workdir: Path) -> dict[str, Score]:
+    """The run's variants that exist, and the baseline."""
+    scorers = {name: scorer_of(workdir / path) for name, path in VARIANTS.items() if (workdir / path).exists()}
+    return scorers | {"baseline": baseline_scorer(workdir)}
+
+
+def run_attacks(test: Sequence[Record], scorers: dict[str, Score]) -> dict:
     humans = [record.text for record in test if record.label_int == 0]
     sets = attacked_sets(test)
-    scorers = {name: scorer_of(workdir / path) for name, path in VARIANTS.items() if (workdir / path).exists()}
-    scorers["baseline"] = baseline_scorer(workdir)
     results = {}
     for attack_name, ai_texts in sets.items():
         results[attack_name] = attack_summary(sets["none"], ai_texts) | {
             "level": "clean" if attack_name == "none" else ("character" if attack_name in CHARACTER_LEVEL else "word"),
-            "variants": {name: row(score, humans, sets["none"], ai_texts) for name, score in scorers.items()}}
+            "variants": {name: row(score, humans, ai_texts) for name, score in scorers.items()}}
         print_row(attack_name, results[attack_name])
     results["human_test_texts_flagged_obfuscated"] = round(
         sum(obfuscation(text)["obfuscated"] for text in humans) / len(humans), 6)
@@ -148,8 +152,9 @@ def main() -> None:
     refreshed = refresh_rules(workdir) if args.refresh_rules else None
     minutes = 0.0 if args.refresh_rules else run_pipeline(workdir)
     print(f"\n{args.data}: ROC-AUC / TPR at the shipped threshold; AI texts attacked, human texts clean")
-    attacks = run_attacks(workdir)
-    attacks["paraphrase"] = paraphrase(workdir, args.paraphrase_backend)
+    test, scorers = load_file(workdir / "data/split/test.jsonl"), scorers_of(workdir)
+    attacks = run_attacks(test, scorers)
+    attacks["paraphrase"] = paraphrase(test, scorers, workdir / "params.yaml", args.paraphrase_backend)
     result = {"data": args.data, "commit": source_commit, "date": date.today().isoformat(), "minutes": round(minutes, 2),
               "overrides": args.set, "params": params, "seed": SEED, "rules_refreshed": refreshed, "attacks": attacks,
               "clean_eval": json.loads((workdir / "metrics/eval.json").read_text())}
@@ -184,20 +189,18 @@ def refresh_rules(workdir: Path) -> dict:
     return {"rules_changed": changed, "split_texts_checked": len(texts), "split_texts_with_other_ids": 0}
 
 
-def paraphrase(workdir: Path, backend: str | None) -> dict:
+def paraphrase(test: Sequence[Record], scorers: dict[str, Score], params_path: Path, backend: str | None) -> dict:
     """RAID's paraphrase attack through an LLM; offline there is none, and the row says so."""
     if backend is None:
         return {"skipped": "needs an LLM: pass --paraphrase-backend gemini|openai_compatible with its key set"}
     from tinydetect.robustness.paraphrase import paraphrase_texts
 
-    test = load_file(workdir / "data/split/test.jsonl")
     ai = [record for record in test if record.label_int == 1]
     humans = [record.text for record in test if record.label_int == 0]
-    rewritten, rejected = paraphrase_texts(ai, backend, workdir / "params.yaml", SEED)
-    scorers = {name: scorer_of(workdir / path) for name, path in VARIANTS.items() if (workdir / path).exists()}
+    rewritten, rejected = paraphrase_texts(ai, backend, params_path, SEED)
     return attack_summary([r.text for r in ai], rewritten) | {
         "level": "word", "backend": backend, "replies_rejected": rejected,
-        "variants": {name: row(score, humans, [r.text for r in ai], rewritten) for name, score in scorers.items()}}
+        "variants": {name: row(score, humans, rewritten) for name, score in scorers.items()}}
 
 
 if __name__ == "__main__":
