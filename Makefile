@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: repro test bench bench-latency bench-quality report demo-data clean-venv
+.PHONY: repro test bench bench-latency bench-quality report demo-data toolchains clean-venv
 BASE ?= main
 
 $(BIN)/activate: requirements.txt pyproject.toml
@@ -15,14 +15,25 @@ $(BIN)/activate: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(BIN)/activate
 
+# The mcu stage's C toolchains (Debian): gcc for the host build, gcc-avr + avr-libc for the ATmega328P, simavr to
+# run it. Installed when missing and apt-get can run (root, or sudo without a password); otherwise the stage
+# skips the AVR build and says so.
+APT_PACKAGES := gcc gcc-avr avr-libc simavr
+toolchains:
+	@if command -v gcc >/dev/null && command -v avr-gcc >/dev/null && command -v simavr >/dev/null \
+		&& test -f /usr/lib/avr/include/avr/io.h; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	elif sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	else echo "make: cannot install $(APT_PACKAGES) (not root, no sudo): the mcu stage and its tests skip the AVR build"; fi
+
 # The demo texts are rebuilt from installed packages only when data/real/ has no data.
 demo-data: $(BIN)/activate
 	@ls data/real/*.jsonl >/dev/null 2>&1 || $(BIN)/tinydetect demo-data data/real/demo.jsonl
 
-repro: demo-data
+repro: demo-data toolchains
 	$(BIN)/dvc repro
 
-test: $(BIN)/activate
+test: $(BIN)/activate toolchains
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -88,6 +88,7 @@ TINY_PARAMS = {
     "quantize": {"max_label_disagreement": 1.0, "int4_block_size": 16},
     "coreml": {"max_label_disagreement": 1.0, "calibration_texts": 4, "variants": list(COREML_KINDS)},  # every kind
     "eval": {"latency_texts": 5},
+    "mcu": {"buckets": 64, "hidden_sizes": [8, 4], "epochs": 3, "finetune_epochs": 1, "qat_epochs": 1, "simulator_texts": 3},
 }
 
 

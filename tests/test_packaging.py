@@ -95,3 +95,7 @@ def test_the_wheel_in_a_fresh_venv_runs_predict_on_an_onnx_model(tmp_path, onnx_
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.strip().split("\n")) == 2
+    copied = subprocess.run([python, "-c", "import sys, pathlib; from tinydetect.mcu.toolchain import copy_sources; "
+                             "copy_sources(pathlib.Path(sys.argv[1]))", tmp_path / "mcu_src"], capture_output=True, text=True)
+    assert copied.returncode == 0, copied.stderr  # the C sources the mcu stage compiles are package data
+    assert (tmp_path / "mcu_src/tinydetect_mcu.c").stat().st_size > 0

@@ -240,6 +240,31 @@ class EvalConfig(_Section):
     latency_texts: int = Field(50, ge=1, description="texts timed one at a time for latency")
 
 
+class MCUConfig(_Section):
+    """The microcontroller model (tinydetect.mcu): hashed character n-grams into a small MLP, 2-bit and 1-bit."""
+
+    ngram: int = Field(3, ge=1, le=8, description="characters per n-gram")
+    buckets: int = Field(512, ge=8, le=2048, description="hash buckets = MLP inputs (2 bytes of RAM each)")
+    hidden_sizes: list[int] = Field([64, 32], min_length=1, description="hidden layer widths before pruning")
+    epochs: int = Field(60, ge=1)
+    learning_rate: float = Field(0.003, gt=0)
+    batch_size: int = Field(64, ge=1)
+    weight_decay: float = Field(0.0001, ge=0)
+    prune_fraction: float = Field(0.5, ge=0, lt=1, description="share of each hidden layer's neurons removed")
+    finetune_epochs: int = Field(30, ge=0, description="epochs after pruning, at learning_rate / 3")
+    qat_epochs: int = Field(30, ge=0, description="quantization-aware epochs per width, at learning_rate / 3")
+    activation_percentile: float = Field(99.9, gt=0, le=100, description="activation value mapped to 255")
+    simulator_texts: int = Field(24, ge=1, description="test texts run in simavr per variant")
+    flash_budget_bytes: int = Field(32256, ge=1, description="UNO: 32 KB less the 512-byte bootloader")
+    sram_budget_bytes: int = Field(2048, ge=1, description="UNO: 2 KB, static data and peak stack together")
+
+    @model_validator(mode="after")
+    def _positive_widths(self) -> MCUConfig:
+        if min(self.hidden_sizes) < 1 or max(self.hidden_sizes) > 255:
+            raise ValueError(f"hidden_sizes {self.hidden_sizes}: each between 1 and 255")
+        return self
+
+
 SECTIONS: dict[str, type[_Section]] = {
     "base": BaseConfig,
     "synth": SynthConfig,
@@ -252,6 +277,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "quantize": QuantizeConfig,
     "coreml": CoreMLConfig,
     "eval": EvalConfig,
+    "mcu": MCUConfig,
 }
 
 SectionT = TypeVar("SectionT", bound=_Section)
