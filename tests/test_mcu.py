@@ -149,6 +149,7 @@ def test_simulator_equals_host_and_fits_the_uno(variants, sources, tmp_path):
     assert row["simulator_matches_host"] and row["simulated_mcu"] == "atmega328p" and row["fits_uno"]
     assert row["simulated_texts"] == CONFIG.simulator_texts and row["latency_ms_16mhz_mean"] > 0
     assert 0 < row["stack_peak_bytes"] < row["sram_peak_bytes"] <= 2048
+    assert (tmp_path / "int2/firmware.hex").read_text().startswith(":")  # Intel HEX for avrdude
     symbols = subprocess.run(["avr-nm", str(tmp_path / "int2/firmware.elf")], capture_output=True, text=True).stdout
     assert "__mulsf3" not in symbols and "__addsf3" not in symbols  # the integer model links no float routine
 
@@ -178,7 +179,7 @@ def test_stage_says_what_it_skipped_without_the_avr_tools(pipeline_repo, tmp_pat
     shutil.copytree(repo, work, ignore=shutil.ignore_patterns(".dvc", ".git"))
     done = subprocess.run([sys.executable, "stages/mcu.py"], cwd=work, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "avr-gcc, avr-size, simavr not installed: skipping the AVR build" in done.stdout
+    assert "avr-gcc, avr-objcopy, avr-size, simavr not installed: skipping the AVR build" in done.stdout
     metrics = json.loads((work / "metrics/mcu.json").read_text())
     assert metrics["avr"].startswith("skipped") and metrics["int1"]["host_matches_reference"]
     assert "flash_bytes" not in metrics["int1"] and (work / "models/mcu/int1/tinydetect_host").exists()

@@ -128,15 +128,16 @@ def over_budget(usage: dict[str, dict], config: MCUConfig) -> list[str]:
 
 def firmware_size(model_dir: Path, sources: Path, config: MCUConfig) -> tuple[dict[str, int], str]:
     """avr-size of the firmware for the UNO; a model too large for it is built for the Mega instead."""
+    elf = model_dir / "firmware.elf"
     try:
-        size = toolchain.avr_size(toolchain.compile_avr(sources, [model_dir], "avr_firmware.c", toolchain.UNO_MCU,
-                                                        model_dir / "firmware.elf"))
+        size = toolchain.avr_size(toolchain.compile_avr(sources, [model_dir], "avr_firmware.c", toolchain.UNO_MCU, elf))
         if size["flash_bytes"] <= config.flash_budget_bytes:
+            toolchain.write_hex(elf)
             return size, toolchain.UNO_MCU
     except toolchain.ToolchainError as error:
         if "overflow" not in str(error):  # the linker's "region `text' overflowed": anything else is a real failure
             raise
-    elf = toolchain.compile_avr(sources, [model_dir], "avr_firmware.c", toolchain.LARGE_MCU, model_dir / "firmware.elf")
+    toolchain.write_hex(toolchain.compile_avr(sources, [model_dir], "avr_firmware.c", toolchain.LARGE_MCU, elf))
     return toolchain.avr_size(elf), toolchain.LARGE_MCU
 
 

@@ -20,7 +20,7 @@ SOURCES = ("tinydetect_flash.h", "tinydetect_mcu.h", "avr_uart.h", "tinydetect_m
 CLOCK_HZ = 16_000_000
 UNO_MCU = "atmega328p"
 LARGE_MCU = "atmega2560"  # the Arduino Mega: the same AVR core with 256 KB of flash, for models the UNO cannot hold
-AVR_TOOLS = ("avr-gcc", "avr-size", "simavr")
+AVR_TOOLS = ("avr-gcc", "avr-objcopy", "avr-size", "simavr")
 _HOST_FLAGS = ("-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off")
 _AVR_FLAGS = ("-std=gnu99", "-Os", "-Wall", "-Wextra", "-Werror", f"-DF_CPU={CLOCK_HZ}UL")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -77,6 +77,13 @@ def compile_avr(sources: Path, include_dirs: list[Path], main: str, mcu: str, el
     _run(["avr-gcc", f"-mmcu={mcu}", *_AVR_FLAGS, *(f"-I{path}" for path in [*include_dirs, sources]),
           str(sources / "tinydetect_mcu.c"), str(sources / main), "-o", str(elf)])
     return elf
+
+
+def write_hex(elf: Path) -> Path:
+    """The ELF's flash image as Intel HEX, what avrdude (and the Arduino IDE's uploader) writes to the chip."""
+    hex_file = elf.with_suffix(".hex")
+    _run(["avr-objcopy", "-O", "ihex", "-R", ".eeprom", str(elf), str(hex_file)])
+    return hex_file
 
 
 def avr_size(elf: Path) -> dict[str, int]:
