@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from tinydetect.core.config import MCUConfig
 from tinydetect.core.errors import UserError
@@ -50,6 +51,7 @@ def _recipe(config: MCUConfig, seed: int, epochs: int, learning_rate: float) -> 
 
 def train_variants(config: MCUConfig, seed: int, train: Split, val: Split) -> dict[str, network.MicroMLP]:
     """float -> pruned -> int2, int1 (each quantized copy trained from the pruned model)."""
+    torch.manual_seed(seed)  # the initial weights: torch seeds itself at random in every process
     train_set = (network.as_inputs(train.features), train.labels)
     val_set = (network.as_inputs(val.features), val.labels)
     float_model, _ = network.fit(network.MicroMLP([config.buckets, *config.hidden_sizes, 1]),
