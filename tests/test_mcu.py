@@ -140,6 +140,7 @@ def test_budget_check_names_what_does_not_fit():
     problems = build.over_budget(usage, MCUConfig())
     assert len(problems) == 2 and problems[0].startswith("int2: flash 40000 B") and "RAM at peak 2100 B" in problems[1]
     assert build.over_budget({"int1": {"flash_bytes": 32256, "sram_peak_bytes": 2048}}, MCUConfig()) == []
+    assert build.over_budget({"int1": {"roc_auc": 0.9}}, MCUConfig()) == []  # not measured: no AVR tools
 
 
 @needs_avr
@@ -166,6 +167,18 @@ def test_simulator_results_are_parsed_from_a_real_run(sources, variants, tmp_pat
     assert [result.output for result in results] == reference
     with pytest.raises(toolchain.ToolchainError, match="printed 2 of 3 results"):
         toolchain.simulate(elf, toolchain.UNO_MCU, 3)
+
+
+def test_dvc_repro_builds_and_checks_the_c_models(pipeline_repo):
+    repo, log = pipeline_repo
+    assert "Running stage 'mcu'" in log
+    metrics = json.loads((repo / "metrics/mcu.json").read_text())
+    assert set(metrics) == {"avr", *build.VARIANTS}
+    for name in build.VARIANTS:
+        assert metrics[name]["host_matches_reference"] and (repo / f"models/mcu/{name}/tinydetect_host").exists()
+        if AVR:
+            assert metrics[name]["simulator_matches_host"] and metrics[name]["simulated_texts"] == 3
+    assert (repo / "plots/mcu/variants.csv").read_text().startswith("variant,model_kb,roc_auc")
 
 
 def test_stage_says_what_it_skipped_without_the_avr_tools(pipeline_repo, tmp_path):
