@@ -110,23 +110,26 @@ static float td_activate(float value) { return value > 0 ? value : 0; }
 #else
 typedef uint8_t td_activation;
 
-/* The weight level (in units of the layer's alpha) of one code: {-1, 1} or {-3, -1, 1, 3}. */
-static int8_t td_level(uint32_t element) {
-#if TD_WEIGHT_BITS == 1
-  uint8_t code = (td_weights_at(element >> 3) >> (element & 7)) & 1;
-#else
-  uint8_t code = (td_weights_at(element >> 2) >> (2 * (element & 3))) & 3;
-#endif
-  return (int8_t)(2 * code) - (TD_WEIGHT_BITS == 1 ? 1 : 3);
-}
+#define TD_CODES_PER_BYTE (8 / TD_WEIGHT_BITS)
+#define TD_CODE_MASK ((1 << TD_WEIGHT_BITS) - 1)
 
+/* acc = sum_j level(code[row + j]) * input[j], with level {-1, 1} or {-3, -1, 1, 3} in units of the layer's
+ * alpha; then the fixed-point step. Codes are unpacked from one flash byte at a time, lowest bits first. */
 static td_output td_neuron(uint8_t layer, uint16_t neuron, const td_state *state, const td_activation *inputs) {
   uint16_t width = TD_WIDTH(layer);
-  uint32_t row = TD_WEIGHT_OFFSET(layer) + (uint32_t)neuron * width;
+  uint32_t element = TD_WEIGHT_OFFSET(layer) + (uint32_t)neuron * width;
+  uint8_t packed = td_weights_at(element / TD_CODES_PER_BYTE) >> (TD_WEIGHT_BITS * (element % TD_CODES_PER_BYTE));
   int32_t accumulator = 0;
-  for (uint16_t input = 0; input < width; input++) {
+  for (uint16_t input = 0; input < width; input++, element++) {
+    if (input && element % TD_CODES_PER_BYTE == 0) packed = td_weights_at(element / TD_CODES_PER_BYTE);
+    uint8_t code = packed & TD_CODE_MASK;
+    packed >>= TD_WEIGHT_BITS;
     int16_t value = layer == 0 ? (int16_t)state->counts[input] : inputs[input];
-    accumulator += (int16_t)(td_level(row + input) * value);
+#if TD_WEIGHT_BITS == 1
+    accumulator += code ? value : -value;
+#else
+    accumulator += (int16_t)((int8_t)(2 * code - 3) * value);
+#endif
   }
   int32_t multiplier = (int32_t)TD_U32(td_multiplier, layer);
   uint8_t shift = TD_U8(td_shift, layer);
