@@ -32,14 +32,8 @@ COLUMNS = ("parameters", "flash_bytes", "sram_peak_bytes", "latency_ms_16mhz_mea
 
 
 def run_config(config: MCUConfig, splits: dict) -> dict:
-    features = {name: build.featurize(records, config) for name, records in splits.items()}
-    models = build.train_variants(config, SEED, features["train"], features["val"])
     with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch)
-        toolchain.copy_sources(out / "src")
-        return {name: build.build_variant(name, build.export(name, models[name], config, features["val"]), out,
-                                          out / "src", features["test"], config, with_avr=not toolchain.avr_tools_missing())
-                for name in build.VARIANTS}
+        return build.build_all(config, SEED, splits, Path(scratch), with_avr=not toolchain.avr_tools_missing())
 
 
 def print_table(buckets: int, rows: dict) -> None:

@@ -37,8 +37,7 @@ def main() -> None:
     params = load_params("base", "mcu")
     config, seed = params["mcu"], params["base"].seed
     torch.set_num_threads(1)  # tiny matrices: threads only add noise to the float sums
-    splits = {name: build.featurize(load_file(f"data/split/{name}.jsonl"), config) for name in ("train", "val", "test")}
-    models = build.train_variants(config, seed, splits["train"], splits["val"])
+    records = {name: load_file(f"data/split/{name}.jsonl") for name in ("train", "val", "test")}
     missing = toolchain.avr_tools_missing()
     if missing:
         print(f"mcu: {', '.join(missing)} not installed: skipping the AVR build and the simulator "
@@ -46,10 +45,7 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=OUT.parent, prefix=".mcu.") as scratch:
         built = Path(scratch) / "mcu"
-        toolchain.copy_sources(built / "src")
-        rows = {name: build.build_variant(name, build.export(name, models[name], config, splits["val"]), built,
-                                          built / "src", splits["test"], config, with_avr=not missing)
-                for name in build.VARIANTS}
+        rows = build.build_all(config, seed, records, built, with_avr=not missing)
         problems = build.over_budget(rows, config)
         if problems:
             raise UserError("params.yaml mcu: the quantized models do not fit the UNO: " + "; ".join(problems))

@@ -17,7 +17,7 @@ from tinydetect.core.config import MCUConfig
 from tinydetect.mcu import build, network, toolchain
 from tinydetect.mcu.codegen import host_input, model_header, texts_header
 from tinydetect.mcu.features import features, fnv1a_window, normalized_code_points, window_hashes
-from tinydetect.mcu.integer import export_integer, run_integer
+from tinydetect.mcu.integer import export_integer, run, run_integer
 
 from .conftest import REPO_ROOT
 
@@ -90,17 +90,16 @@ def test_invisible_characters_and_spacing_do_not_change_the_features():
 def test_host_build_is_bit_exact_with_the_python_reference(variants, sources, tmp_path, name):
     model, test = variants[0][name], variants[1]
     texts = [*test.texts, *TEXTS]
-    every = build.Split(np.stack([features(text, model.ngram, model.buckets) for text in texts]),
-                        np.zeros(len(texts), int), texts)
+    reference = build.printed(model, run(model, np.stack([features(text, model.ngram, model.buckets) for text in texts])))
     (tmp_path / "tinydetect_model.h").write_text(model_header(model))
-    assert build.host_check(tmp_path, sources, model, every) == {"host_texts": len(texts), "host_matches_reference": True}
+    assert build.host_check(tmp_path, sources, texts, reference) == {"host_texts": len(texts), "host_matches_reference": True}
 
 
 def test_host_check_fails_when_the_c_model_differs(variants, sources, tmp_path):
     int2, test = variants[0]["int2"], variants[1]
     (tmp_path / "tinydetect_model.h").write_text(model_header(variants[0]["int1"]))  # the wrong weights in C
     with pytest.raises(ValueError, match="differs from the Python reference"):
-        build.host_check(tmp_path, sources, int2, test)
+        build.host_check(tmp_path, sources, test.texts, build.printed(int2, run(int2, test.features)))
 
 
 def test_integer_export_follows_the_quantization_aware_model():
@@ -162,8 +161,8 @@ def test_simulator_results_are_parsed_from_a_real_run(sources, variants, tmp_pat
     (tmp_path / "tinydetect_texts.h").write_text(texts_header(["안녕 👋", "plain text"]))
     elf = toolchain.compile_avr(sources, [tmp_path], "avr_bench.c", toolchain.UNO_MCU, tmp_path / "bench.elf")
     results = toolchain.simulate(elf, toolchain.UNO_MCU, 2)
-    reference = build.printed_outputs(model, np.stack([features(text, model.ngram, model.buckets)
-                                                       for text in ["안녕 👋", "plain text"]]))
+    reference = build.printed(model, run(model, np.stack([features(text, model.ngram, model.buckets)
+                                                          for text in ["안녕 👋", "plain text"]])))
     assert [result.output for result in results] == reference
     with pytest.raises(toolchain.ToolchainError, match="printed 2 of 3 results"):
         toolchain.simulate(elf, toolchain.UNO_MCU, 3)

@@ -8,8 +8,8 @@ test scores come from its exported form (integer.run), the arithmetic the C code
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from tinydetect.core.files import write_text
 from tinydetect.core.records import Record
 from tinydetect.evaluation.metrics import choose_threshold, quality
 from tinydetect.mcu import network, toolchain
-from tinydetect.mcu.codegen import CHUNK_BYTES, host_input, model_header, texts_header
+from tinydetect.mcu.codegen import CHUNK_BYTES, host_input, model_header, texts_header, utf8
 from tinydetect.mcu.features import feature_matrix
 from tinydetect.mcu.integer import ExportedModel, export_float, export_integer, run
 
@@ -54,44 +54,40 @@ def train_variants(config: MCUConfig, seed: int, train: Split, val: Split) -> di
     torch.manual_seed(seed)  # the initial weights: torch seeds itself at random in every process
     train_set = (network.as_inputs(train.features), train.labels)
     val_set = (network.as_inputs(val.features), val.labels)
-    float_model, _ = network.fit(network.MicroMLP([config.buckets, *config.hidden_sizes, 1]),
+    float_model = network.fit(network.MicroMLP([config.buckets, *config.hidden_sizes, 1]),
                                  _recipe(config, seed, config.epochs, config.learning_rate), train_set, val_set)
     fine_tune = _recipe(config, seed, config.finetune_epochs, config.learning_rate / 3)
-    pruned, _ = network.fit(network.prune_neurons(float_model, config.prune_fraction), fine_tune, train_set, val_set)
+    pruned = network.fit(network.prune_neurons(float_model, config.prune_fraction), fine_tune, train_set, val_set)
     models = {"float": float_model, "pruned": pruned}
     scales = network.calibrated_scales(pruned, train_set[0], config.activation_percentile)
     qat = _recipe(config, seed, config.qat_epochs, config.learning_rate / 3)
     for name, bits in QUANTIZED.items():
-        models[name], _ = network.fit(network.quantized(pruned, bits, scales), qat, train_set, val_set)
+        models[name] = network.fit(network.quantized(pruned, bits, scales), qat, train_set, val_set)
     return models
 
 
 def export(name: str, model: network.MicroMLP, config: MCUConfig, val: Split) -> ExportedModel:
     """The variant as the C code runs it, with its F1-optimal cut on val's outputs."""
     exported = export_integer(model, config.ngram) if name in QUANTIZED else export_float(model, config.ngram)
-    threshold = choose_threshold(val.labels, run(exported, val.features).astype(np.float64))
-    return ExportedModel(exported.ngram, exported.buckets, exported.weight_bits, exported.layers, threshold)
+    return replace(exported, threshold=choose_threshold(val.labels, run(exported, val.features).astype(np.float64)))
 
 
-def test_quality(model: ExportedModel, test: Split) -> dict:
-    outputs = run(model, test.features).astype(np.float64)
-    scores = quality(test.labels, outputs, model.threshold)
+def test_quality(model: ExportedModel, outputs: np.ndarray, test: Split) -> dict:
+    scores = quality(test.labels, outputs.astype(np.float64), model.threshold)
     return {key: scores[key] for key in ("roc_auc", "accuracy", "f1", "false_positive_rate", "tpr_at_5pct_fpr")}
 
 
-def printed_outputs(model: ExportedModel, feature_bytes: np.ndarray) -> list[str]:
-    """The reference outputs as the C programs print them (integers; float bits in hex)."""
-    outputs = run(model, feature_bytes)
+def printed(model: ExportedModel, outputs: np.ndarray) -> list[str]:
+    """Outputs of `integer.run` as the C programs print them (integers; float bits in hex)."""
     if model.weight_bits is None:
         return [f"{value:08x}" for value in outputs.astype(np.float32).view(np.uint32)]
     return [str(int(value)) for value in outputs]
 
 
-def host_check(model_dir: Path, sources: Path, model: ExportedModel, test: Split) -> dict:
-    """Compile the host binary, run every test text through it, compare with the Python reference."""
+def host_check(model_dir: Path, sources: Path, texts: Sequence[str], reference: list[str]) -> dict:
+    """Compile the host binary, run every text through it, compare with the Python reference's printed outputs."""
     binary = toolchain.compile_host(sources, model_dir, model_dir / "tinydetect_host")
-    host = toolchain.run_host(binary, host_input(test.texts))
-    reference = printed_outputs(model, test.features)
+    host = toolchain.run_host(binary, host_input(texts))
     mismatches = sum(a != b for a, b in zip(host, reference, strict=True))
     if mismatches:
         raise UserError(f"{model_dir}: the host build differs from the Python reference on {mismatches} of "
@@ -108,7 +104,7 @@ def text_batches(texts: Sequence[str], budget_bytes: int) -> list[list[int]]:
     batches: list[list[int]] = [[]]
     used = 0
     for index, text in enumerate(texts):
-        size = len(text.encode("utf-8", "surrogatepass"))
+        size = len(utf8(text))
         if batches[-1] and used + size > budget_bytes:
             batches.append([])
             used = 0
@@ -146,12 +142,11 @@ def firmware_size(model_dir: Path, sources: Path, config: MCUConfig) -> tuple[di
     return toolchain.avr_size(elf), toolchain.LARGE_MCU
 
 
-def avr_check(model_dir: Path, sources: Path, model: ExportedModel, test: Split, host: list[str],
-              config: MCUConfig) -> dict:
+def avr_check(model_dir: Path, sources: Path, texts: Sequence[str], host: list[str], config: MCUConfig) -> dict:
     """Firmware size from avr-size; the bench harness in simavr on the first texts: outputs, cycles, stack."""
     size, mcu = firmware_size(model_dir, sources, config)
     flash_left = (config.flash_budget_bytes if mcu == toolchain.UNO_MCU else LARGE_FLASH_BYTES) - size["flash_bytes"]
-    texts = test.texts[:config.simulator_texts]
+    texts = texts[:config.simulator_texts]
     results: list[toolchain.SimulatedText] = []
     with tempfile.TemporaryDirectory() as scratch:
         for batch in text_batches(texts, max(1024, min(CHUNK_BYTES, flash_left - BENCH_HEADROOM_BYTES))):
@@ -167,7 +162,7 @@ def avr_check(model_dir: Path, sources: Path, model: ExportedModel, test: Split,
             "simulated_mcu": mcu, "simulated_texts": len(results), "simulator_matches_host": True,
             "latency_ms_16mhz_mean": round(float(latencies_ms.mean()), 3),
             "latency_ms_16mhz_p50": round(float(np.median(latencies_ms)), 3),
-            "text_bytes_mean": round(float(np.mean([len(text.encode()) for text in texts])), 1)}
+            "text_bytes_mean": round(float(np.mean([len(utf8(text)) for text in texts])), 1)}
 
 
 def build_variant(name: str, model: ExportedModel, out_dir: Path, sources: Path, test: Split,
@@ -176,12 +171,25 @@ def build_variant(name: str, model: ExportedModel, out_dir: Path, sources: Path,
     model_dir = out_dir / name
     model_dir.mkdir(parents=True, exist_ok=True)
     write_text(model_dir / "tinydetect_model.h", model_header(model))
+    outputs = run(model, test.features)
+    reference = printed(model, outputs)
     row = {"weight_bits": model.weight_bits or 32, "parameters": model.parameters, "widths": model.widths,
            "model_bytes": model.model_bytes,
-           **{key: round(value, 6) for key, value in test_quality(model, test).items()},
+           **{key: round(value, 6) for key, value in test_quality(model, outputs, test).items()},
            "threshold": round(float(model.threshold), 6)}
-    row |= host_check(model_dir, sources, model, test)
+    row |= host_check(model_dir, sources, test.texts, reference)
     if with_avr:
-        row |= avr_check(model_dir, sources, model, test, printed_outputs(model, test.features), config)
+        row |= avr_check(model_dir, sources, test.texts, reference, config)
         row["fits_uno"] = fits(row, config)
     return row
+
+
+def build_all(config: MCUConfig, seed: int, records: Mapping[str, Sequence[Record]], out_dir: Path,
+              with_avr: bool) -> dict[str, dict]:
+    """Train every variant on the train/val/test records and build it under `out_dir` (C sources in `src/`)."""
+    splits = {name: featurize(records[name], config) for name in ("train", "val", "test")}
+    models = train_variants(config, seed, splits["train"], splits["val"])
+    toolchain.copy_sources(out_dir / "src")
+    return {name: build_variant(name, export(name, models[name], config, splits["val"]), out_dir, out_dir / "src",
+                                splits["test"], config, with_avr)
+            for name in VARIANTS}

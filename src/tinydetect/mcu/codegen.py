@@ -1,6 +1,6 @@
 """C headers from an exported model: `tinydetect_model.h` (weights in flash) and the simulator's texts.
 
-Packing (the C code's `td_level`): every layer's weight codes in row-major (output, input) order, the
+Packing (the C code's `td_neuron` unpacks it): every layer's weight codes in row-major (output, input) order, the
 layers one after another, as one stream of elements; element k is bit k % 8 of byte k // 8 (1 bit) or
 bits 2(k % 4)..2(k % 4)+1 of byte k // 4 (2 bits), lowest bits first.
 
@@ -33,6 +33,11 @@ def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
     padded[:len(codes)] = codes
     shifts = np.arange(per_byte, dtype=np.uint16) * bits
     return (padded.reshape(-1, per_byte) << shifts).sum(axis=1).astype(np.uint8)
+
+
+def utf8(text: str) -> bytes:
+    """The bytes the C code is fed: UTF-8, a lone surrogate kept as its 3-byte form (the C decoder reads it as is)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _array(c_type: str, name: str, values: Sequence[str]) -> str:
@@ -101,7 +106,7 @@ def model_header(model: ExportedModel) -> str:
 
 def texts_header(texts: Sequence[str]) -> str:
     """The simulator harness's texts, in flash: their UTF-8 bytes end to end and the offsets between them."""
-    encoded = [text.encode("utf-8", "surrogatepass") for text in texts]
+    encoded = [utf8(text) for text in texts]
     offsets = np.cumsum([0, *map(len, encoded)])
     if offsets[-1] > CHUNK_BYTES:
         raise ValueError(f"{len(texts)} texts of {offsets[-1]} bytes: the harness holds at most {CHUNK_BYTES}")
@@ -113,5 +118,4 @@ def texts_header(texts: Sequence[str]) -> str:
 
 def host_input(texts: Sequence[str]) -> bytes:
     """The host binary's stdin: each text's UTF-8 length (4 bytes, little-endian) and bytes."""
-    encoded = [text.encode("utf-8", "surrogatepass") for text in texts]
-    return b"".join(struct.pack("<I", len(data)) + data for data in encoded)
+    return b"".join(struct.pack("<I", len(data)) + data for data in map(utf8, texts))

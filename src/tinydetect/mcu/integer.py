@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinydetect.mcu.features import FEATURE_SCALE
-from tinydetect.mcu.network import MicroMLP, best_weight_scale, weight_levels
+from tinydetect.mcu.network import ACTIVATION_MAX, MicroMLP, best_weight_scale, weight_levels
 
 OUTPUT_SCALE = 256  # the integer logit's units per 1.0
 INT32_LIMIT = 2**31 - 1
@@ -109,8 +109,7 @@ def export_integer(model: MicroMLP, ngram: int) -> ExportedModel:
         weight = layer.weight.detach()
         alpha = best_weight_scale(weight, bits)
         codes = np.abs(weight.numpy()[..., None] / alpha - levels).argmin(axis=-1).astype(np.uint8)
-        input_max = 255  # features and activations are both bytes
-        bound = layer.in_features * input_max * int(np.abs(levels).max())
+        bound = layer.in_features * ACTIVATION_MAX * int(np.abs(levels).max())  # features and activations: bytes
         real_multiplier = alpha * input_scales[index] / output_scales[index]
         bias_real = layer.bias.detach().numpy().astype(np.float64) / output_scales[index]
         shift = _shift_for(real_multiplier, bias_real, bound)

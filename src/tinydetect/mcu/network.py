@@ -125,8 +125,8 @@ def val_roc_auc(model: MicroMLP, inputs: torch.Tensor, labels: np.ndarray) -> fl
 
 
 def fit(model: MicroMLP, recipe: Recipe, train: tuple[torch.Tensor, np.ndarray],
-        val: tuple[torch.Tensor, np.ndarray]) -> tuple[MicroMLP, float]:
-    """Adam on binary cross-entropy; returns the epoch with the best val ROC-AUC and that ROC-AUC."""
+        val: tuple[torch.Tensor, np.ndarray]) -> MicroMLP:
+    """AdamW on binary cross-entropy; the model as it was at the epoch with the best val ROC-AUC."""
     torch.manual_seed(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
@@ -144,7 +144,7 @@ def fit(model: MicroMLP, recipe: Recipe, train: tuple[torch.Tensor, np.ndarray],
         if auc > best_auc:
             best_state, best_auc = copy.deepcopy(model.state_dict()), auc
     model.load_state_dict(best_state)
-    return model, best_auc
+    return model
 
 
 def neuron_importance(model: MicroMLP, layer: int) -> torch.Tensor:
