@@ -3,6 +3,7 @@
 from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
 from tinydetect.core.files import write_json
+from tinydetect.core.launch import is_main_process, world_size
 from tinydetect.core.records import load_file
 from tinydetect.modeling.pretraining import pretrain, unlabelled_texts
 from tinydetect.modeling.tokenizer import DetectorTokenizer
@@ -18,6 +19,8 @@ def main() -> None:
     held_out = [record.text for record in load_file("data/split/val.jsonl")]
     result = pretrain(params["model"], params["pretrain"], tokenizer, split_texts + extra_texts, held_out,
                       params["base"].seed)
+    if not is_main_process():  # under torchrun every process ends with the same model: one writes it
+        return
     result.model.save_pretrained("models/pretrained")
     write_json("metrics/pretrain.json", {
         "texts": result.texts,
@@ -27,6 +30,7 @@ def main() -> None:
         "epochs": params["pretrain"].epochs,
         "val_mlm_loss": round(result.eval_loss, 6) if result.eval_loss is not None else None,
         "val_perplexity": result.perplexity,
+        "processes": world_size(),
     })
 
 

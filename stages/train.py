@@ -5,6 +5,7 @@ from dvclive import Live
 from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
 from tinydetect.core.files import iter_jsonl, write_json
+from tinydetect.core.launch import is_main_process, world_size
 from tinydetect.core.records import load_file
 from tinydetect.modeling.model import count_parameters
 from tinydetect.modeling.tokenizer import DetectorTokenizer
@@ -18,16 +19,23 @@ def teacher_labels(path: str) -> dict[str, float] | None:
     return labels or None
 
 
+def logging_callbacks() -> list:
+    """DVCLive logging, from the one process that writes the outputs (under torchrun, rank 0)."""
+    if not is_main_process():
+        return []
+    return [ReproducibleDVCLiveCallback(live=Live("dvclive/train", save_dvc_exp=False, dvcyaml=None))]  # ends it at the end
+
+
 def main() -> None:
     params = load_params("base", "model", "train", "eval")
     tokenizer = DetectorTokenizer.load("models/tokenizer", max_length=params["model"].input_length)
     train_records = augmented(load_file("data/split/train.jsonl"), params["train"].augment_attacks, params["base"].seed)
     data = TrainingData(tokenizer, train_records, load_file("data/split/val.jsonl"),
                         augmented_teacher(teacher_labels("models/teacher/soft_labels.jsonl"), train_records))
-    live = Live("dvclive/train", save_dvc_exp=False, dvcyaml=None)  # the callback ends it when training ends
-    result = train(params["model"], params["train"], data, seed=params["base"].seed,
-                   callbacks=[ReproducibleDVCLiveCallback(live=live)], threshold=policy_threshold(params["eval"]),
-                   pretrained="models/pretrained")
+    result = train(params["model"], params["train"], data, seed=params["base"].seed, callbacks=logging_callbacks(),
+                   threshold=policy_threshold(params["eval"]), pretrained="models/pretrained")
+    if not is_main_process():  # under torchrun every process ends with the same model: one writes it
+        return
     result.detector.save("models/detector")
     write_json("metrics/train.json", {
         "best_val_roc_auc": round(result.best_val_roc_auc, 6),  # BERT's own, lexical branch at zero
@@ -40,6 +48,7 @@ def main() -> None:
         "val_true_positive_rate": round(result.val_true_positive_rate, 6),
         "vocab_size": tokenizer.vocab_size,
         "distilled_from": params["train"].teacher,
+        "processes": world_size(),
     })
 
 

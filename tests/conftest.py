@@ -115,3 +115,41 @@ def pipeline_repo(tmp_path_factory):
     run([sys.executable, "-m", "tinydetect", "demo-data", "data/real/demo.jsonl", "--max-english", "40", "--max-korean", "20"], repo)
     first_log = run([sys.executable, "-m", "dvc", "repro"], repo)
     return repo, first_log
+
+
+# --- an S3-compatible server on loopback (moto's), for the shared DVC remote (test_scale.py, the queued sweep) ---
+
+BUCKET = "tinydetect-cache"
+REGION = "us-east-1"
+# moto checks signatures only after this many requests: the ones that create the bucket, a user and its key
+SETUP_REQUESTS = 4
+ADMIN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+
+
+@pytest.fixture(scope="session")
+def s3_remote():
+    """A loopback S3 server that checks credentials, a bucket, and the key pair of a user allowed to use it."""
+    import boto3  # imported here: only the tests that use the server pay for it
+    from moto import settings as moto_settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.server import ThreadedMotoServer
+
+    previous_limit = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+    moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = SETUP_REQUESTS
+    ActionAuthenticatorMixin.request_count = 0
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    setup = {"endpoint_url": endpoint, "aws_access_key_id": "setup", "aws_secret_access_key": "setup", "region_name": REGION}
+    boto3.client("s3", **setup).create_bucket(Bucket=BUCKET)
+    iam = boto3.client("iam", **setup)
+    iam.create_user(UserName="ci")
+    iam.put_user_policy(UserName="ci", PolicyName="cache", PolicyDocument=ADMIN_POLICY)
+    key = iam.create_access_key(UserName="ci")["AccessKey"]
+    yield endpoint, {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+                     "AWS_DEFAULT_REGION": REGION}
+    server.stop()
+    moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = previous_limit
+
+

@@ -23,7 +23,7 @@ def pipeline_stages():
         return [
             {
                 "name": stage.addressing,
-                "script": stage.cmd.split()[1],
+                "script": next(word for word in stage.cmd.split() if word.startswith("stages/")),
                 "deps": {dep.def_path for dep in stage.deps if not hasattr(dep, "params")},
                 "params": {param for dep in stage.deps if hasattr(dep, "params") for param in dep.params},
                 "outs": {out.def_path for out in stage.outs},

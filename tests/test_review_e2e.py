@@ -11,7 +11,7 @@ import yaml
 
 from tinydetect.testing.workspace import python_env
 
-from .conftest import run
+from .conftest import BUCKET, run
 
 # the full model's exports (quantize@detector, onnx@detector, coreml@detector) do not rerun when pruning changes
 DESCENDANTS_OF_PRUNE = {"prune", "quantize@pruned", "onnx@pruned", "coreml@pruned", "eval"}
@@ -107,11 +107,32 @@ def test_identical_rerun_changes_no_tracked_metric_but_timings(review_repo):
     assert "dvclive" not in status, status  # DVCLive logs are byte-identical
 
 
-def test_queued_sweep_runs_both_experiments(review_repo):
+def dvc_with(credentials, arguments, repo) -> str:
+    done = subprocess.run([sys.executable, "-m", "dvc", *arguments], cwd=repo, env={**python_env(), **credentials},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, f"dvc {' '.join(arguments)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def use_shared_remote(repo, endpoint, credentials) -> None:
+    """The team's S3 remote as this clone's default, in the git-ignored .dvc/config.local."""
+    dvc_with(credentials, ["remote", "add", "--local", "-d", "team", f"s3://{BUCKET}/sweep"], repo)
+    dvc_with(credentials, ["remote", "modify", "--local", "team", "endpointurl", endpoint], repo)
+
+
+def test_queued_sweep_runs_two_at_once_and_lands_in_the_shared_remotes(review_repo, s3_remote, tmp_path):
+    """`dvc queue start -j 2`, then `dvc exp push`: a teammate's fresh clone pulls one experiment, and every output
+    it names comes from the shared S3 remote (`dvc status` clean after `dvc exp apply`)."""
     repo = review_repo
+    endpoint, credentials = s3_remote
     run(["git", "checkout", "--", "."], repo)
+    origin = tmp_path / "origin.git"  # the team's git remote
+    run(["git", "init", "-q", "--bare", str(origin)], repo)
+    run(["git", "remote", "add", "origin", str(origin)], repo)
+    run(["git", "push", "-q", "origin", "HEAD:refs/heads/main"], repo)
+    use_shared_remote(repo, endpoint, credentials)
     run([sys.executable, "-m", "dvc", "exp", "run", "--queue", "-S", "eval.max_errors=5,10"], repo)
-    run([sys.executable, "-m", "dvc", "queue", "start", "-j", "1"], repo)
+    run([sys.executable, "-m", "dvc", "queue", "start", "-j", "2"], repo)
     deadline = time.time() + 400
     while time.time() < deadline:
         status = run([sys.executable, "-m", "dvc", "queue", "status"], repo)
@@ -120,9 +141,17 @@ def test_queued_sweep_runs_both_experiments(review_repo):
         time.sleep(3)
     assert status.count("Success") == 2, status
     shown = dvc_json(["exp", "show"], repo)
-    experiments = [exp for rev in shown for exp in (rev.get("experiments") or [])]
-    values = sorted(
-        run_data["data"]["params"]["params.yaml"]["data"]["eval"]["max_errors"]
-        for exp in experiments for run_data in exp["revs"]
-    )
-    assert values == [5, 10]
+    experiments = {exp["name"]: run_data["data"]["params"]["params.yaml"]["data"]["eval"]["max_errors"]
+                   for rev in shown for exp in (rev.get("experiments") or []) for run_data in exp["revs"]}
+    assert sorted(experiments.values()) == [5, 10]
+    dvc_with(credentials, ["exp", "push", "origin", *experiments], repo)  # git refs to origin, outputs to S3
+
+    teammate = tmp_path / "teammate"
+    run(["git", "clone", "-q", "--branch", "main", str(origin), str(teammate)], tmp_path)
+    use_shared_remote(teammate, endpoint, credentials)
+    assert set(dvc_with(credentials, ["exp", "list", "origin", "--name-only"], teammate).split()) == set(experiments)
+    name = min(experiments, key=experiments.get)
+    dvc_with(credentials, ["exp", "pull", "origin", name], teammate)
+    dvc_with(credentials, ["exp", "apply", name], teammate)
+    assert yaml.safe_load((teammate / "params.yaml").read_text())["eval"]["max_errors"] == experiments[name]
+    assert "up to date" in dvc_with(credentials, ["status"], teammate)

@@ -27,15 +27,23 @@ def separable_records(count: int, offset: int) -> list:
     return records
 
 
-@pytest.fixture(scope="module")
-def trained():
-    from tinydetect.modeling.training import TrainingData, train
+def separable_task():
+    """The separable signal's data and recipe (`scripts/train_separable.py` trains it under torchrun too)."""
+    from tinydetect.modeling.training import TrainingData
 
     train_records, val_records = separable_records(40, 0), separable_records(12, 40)
     texts = [r.text for r in train_records]
     tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=600), seed=0), max_length=32)
     config = TrainConfig(learning_rate=3e-3, batch_size=8, epochs=6, early_stopping_patience=6, label_smoothing=0.0)
-    return train(TINY_MODEL, config, TrainingData(tokenizer, train_records, val_records), seed=0), val_records
+    return TrainingData(tokenizer, train_records, val_records), config
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from tinydetect.modeling.training import train
+
+    data, config = separable_task()
+    return train(TINY_MODEL, config, data, seed=0), data.val
 
 
 def test_tinybert4_shape_by_default():

@@ -147,6 +147,13 @@ class ModelConfig(_Section):
         return self
 
 
+def _check_processes_divide_batch(section: PretrainConfig | TrainConfig) -> PretrainConfig | TrainConfig:
+    """Every process takes batch_size / processes texts per step, so that a step sees batch_size texts, as alone."""
+    if section.batch_size % section.processes:
+        raise ValueError(f"batch_size {section.batch_size} is not divisible by processes {section.processes}")
+    return section
+
+
 class PretrainConfig(_Section):
     """Masked-language-model pre-training of the encoder (the `pretrain` stage)."""
 
@@ -157,6 +164,12 @@ class PretrainConfig(_Section):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     device: Literal["cpu", "auto"] = Field("cpu", description="as train.device")
+    processes: int = Field(1, ge=1, description="processes to train in on this machine: 1 runs the stage as it is; "
+                           "N > 1 runs it under torchrun (DDP over gloo), batch_size then split among them")
+
+    @model_validator(mode="after")
+    def _processes_divide_batch(self) -> PretrainConfig:
+        return _check_processes_divide_batch(self)
 
 
 AttackName = Literal["zero_width_space", "homoglyph", "whitespace", "upper_lower", "article_deletion", "number",
@@ -185,6 +198,12 @@ class TrainConfig(_Section):
     device: Literal["cpu", "auto"] = Field(
         "cpu", description="cpu: never a GPU, even where there is one; auto: the Trainer takes a GPU (CUDA, MPS) if there is one"
     )
+    processes: int = Field(1, ge=1, description="processes to train in on this machine: 1 runs the stage as it is; "
+                           "N > 1 runs it under torchrun (DDP over gloo), batch_size then split among them")
+
+    @model_validator(mode="after")
+    def _processes_divide_batch(self) -> TrainConfig:
+        return _check_processes_divide_batch(self)
 
 
 class PruneConfig(_Section):

@@ -11,7 +11,6 @@ weights (`load_pretrained_encoder`).
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from transformers import (
 from tinydetect.core.config import ModelConfig, PretrainConfig
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import read_lines
+from tinydetect.core.launch import distributed_arguments, per_process_batch, shared_scratch
 from tinydetect.core.records import data_files, load_file
 from tinydetect.modeling.tokenizer import PAD_ID, DetectorTokenizer
 
@@ -108,7 +108,7 @@ def pretrain(model_config: ModelConfig, config: PretrainConfig, tokenizer: Detec
     if not texts:
         raise UserError("pretrain: no texts to pre-train on (the train split is empty)")
     collator = DataCollatorForLanguageModeling(hf_tokenizer(tokenizer), mlm_probability=config.mlm_probability, seed=seed)
-    with tempfile.TemporaryDirectory(prefix="tinydetect-pretrain-") as scratch:
+    with shared_scratch(prefix="tinydetect-pretrain-") as scratch:
         trainer = Trainer(
             model=model, args=_arguments(config, scratch, seed), data_collator=collator,
             train_dataset=UnlabelledTexts(texts, tokenizer), eval_dataset=UnlabelledTexts(held_out, tokenizer),
@@ -120,11 +120,11 @@ def pretrain(model_config: ModelConfig, config: PretrainConfig, tokenizer: Detec
 
 def _arguments(config: PretrainConfig, output_dir: str, seed: int) -> TrainingArguments:
     return TrainingArguments(
-        output_dir=output_dir, learning_rate=config.learning_rate, per_device_train_batch_size=config.batch_size,
+        output_dir=output_dir, learning_rate=config.learning_rate, per_device_train_batch_size=per_process_batch(config.batch_size),
         per_device_eval_batch_size=64, num_train_epochs=config.epochs, warmup_steps=config.warmup_ratio,
         weight_decay=config.weight_decay, lr_scheduler_type="linear", optim="adamw_torch", eval_strategy="no",
         save_strategy="no", logging_strategy="epoch", seed=seed, data_seed=seed, use_cpu=config.device == "cpu",
-        report_to="none", disable_tqdm=False,
+        report_to="none", disable_tqdm=False, **distributed_arguments(),
     )
 
 

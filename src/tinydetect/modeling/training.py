@@ -10,7 +10,6 @@ chosen on val by the `eval.threshold_policy`.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -24,6 +23,7 @@ from transformers.integrations import DVCLiveCallback
 from transformers.trainer_utils import EvalPrediction
 
 from tinydetect.core.config import EvalConfig, ModelConfig, TrainConfig
+from tinydetect.core.launch import distributed_arguments, per_process_batch, shared_scratch
 from tinydetect.core.records import Record
 from tinydetect.evaluation.metrics import probability_ai
 from tinydetect.evaluation.threshold import Threshold, threshold_from_val
@@ -96,7 +96,7 @@ def training_arguments(config: TrainConfig, output_dir: str, seed: int) -> Train
     return TrainingArguments(
         output_dir=output_dir,
         learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.batch_size,
+        per_device_train_batch_size=per_process_batch(config.batch_size),
         per_device_eval_batch_size=64,
         num_train_epochs=config.epochs,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a fraction of all steps
@@ -118,6 +118,7 @@ def training_arguments(config: TrainConfig, output_dir: str, seed: int) -> Train
         disable_tqdm=False,
         # the Trainer would drop dataset fields the model's forward does not name, the teacher's soft labels with them
         remove_unused_columns=False,
+        **distributed_arguments(),
     )
 
 
@@ -171,7 +172,7 @@ def fit(
     `threshold(val_labels, val_p_ai, domains=..., languages=...)` picks the label threshold(s), e.g.
     `policy_threshold(eval_config)`.
     """
-    with tempfile.TemporaryDirectory(prefix="tinydetect-checkpoints-") as checkpoint_dir:
+    with shared_scratch(prefix="tinydetect-checkpoints-") as checkpoint_dir:
         arguments = training_arguments(train_config, checkpoint_dir, seed)
         trainer = DistillationTrainer(
             model=model,
