@@ -42,9 +42,10 @@ def per_process_batch(batch_size: int) -> int:
     return batch_size // world_size()
 
 
-def distributed_arguments() -> dict:
-    """`TrainingArguments` for torchrun: DDP over gloo, checkpoints saved on every machine (each loads the best one
-    from its own disk). Alone: none, so a single-process run logs the arguments it always did.
+def distributed_arguments(on_cpu: bool) -> dict:
+    """`TrainingArguments` for torchrun: DDP over gloo on CPUs (on GPUs the default, NCCL), checkpoints saved on every
+    machine (each loads the best one from its own disk). Alone: none, so a single-process run logs the arguments it
+    always did.
 
     `average_tokens_across_devices` off: with it the Trainer multiplies the loss by the number of processes,
     expecting the model to divide by the tokens of all of them; `BertForMaskedLM` takes the mean over its own
@@ -52,7 +53,7 @@ def distributed_arguments() -> dict:
     """
     if world_size() == 1:
         return {}
-    return {"ddp_backend": "gloo", "save_on_each_node": True, "average_tokens_across_devices": False}
+    return {"ddp_backend": "gloo" if on_cpu else None, "save_on_each_node": True, "average_tokens_across_devices": False}
 
 
 @contextmanager

@@ -124,7 +124,8 @@ def _arguments(config: PretrainConfig, output_dir: str, seed: int) -> TrainingAr
         per_device_eval_batch_size=64, num_train_epochs=config.epochs, warmup_steps=config.warmup_ratio,
         weight_decay=config.weight_decay, lr_scheduler_type="linear", optim="adamw_torch", eval_strategy="no",
         save_strategy="no", logging_strategy="epoch", seed=seed, data_seed=seed, use_cpu=config.device == "cpu",
-        report_to="none", disable_tqdm=False, **distributed_arguments(),
+        report_to="none", disable_tqdm=False,
+        **distributed_arguments(on_cpu=config.device == "cpu"),
     )
 
 

@@ -118,7 +118,7 @@ def training_arguments(config: TrainConfig, output_dir: str, seed: int) -> Train
         disable_tqdm=False,
         # the Trainer would drop dataset fields the model's forward does not name, the teacher's soft labels with them
         remove_unused_columns=False,
-        **distributed_arguments(),
+        **distributed_arguments(on_cpu=config.device == "cpu"),
     )
 
 
