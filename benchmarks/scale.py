@@ -10,13 +10,15 @@ as the DVC remote:
 4. A queued sweep of two `mcu.buckets` values, `dvc queue start -j 2`, timed; `dvc exp push` to a bare git remote
    and the S3 remote; the objects in the bucket before and after.
 
-Writes `benchmarks/results/scale.json`. About 30 minutes on 2 cores.
+Writes `benchmarks/results/scale.json`, each step's numbers with the commit they ran on. About 25 minutes on 2 cores
+(the full repro is needed by every step: `--steps sweep` alone takes about 13).
 
-    python -m benchmarks.scale
+    python -m benchmarks.scale [--steps shared_remote,processes,sweep]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -135,7 +137,7 @@ def processes(repo: Path) -> dict:
 def sweep(repo: Path, root: Path, endpoint: str) -> dict:
     """Step 4: two queued experiments at once, pushed to the team's git and S3 remotes."""
     git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "one-process training again")  # queued experiments start from HEAD
+    git(repo, "commit", "-qm", "pipeline results", "--allow-empty")  # queued experiments start from HEAD
     origin = root / "team.git"
     git(root, "init", "-q", "--bare", str(origin))
     git(repo, "remote", "add", "team-git", str(origin))
@@ -164,32 +166,42 @@ def sweep(repo: Path, root: Path, endpoint: str) -> dict:
             "new_remote_objects": new_objects, "experiments": results}
 
 
-def write_results(result: dict) -> None:
-    """Written after every step, so that a failed step keeps the ones before it (`steps_done` names them)."""
+STEPS = ("shared_remote", "processes", "sweep")
+
+
+def write_results(step: str, measured: dict) -> None:
+    """One step's numbers, with the commit it ran on, merged into the results file (a failed step keeps the others)."""
+    path = REPO_ROOT / "benchmarks" / "results" / "scale.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
-    write_json(REPO_ROOT / "benchmarks" / "results" / "scale.json", {
-        "commit": commit(), "date": date.today().isoformat(), "data": "bundled demo (tinydetect demo-data)",
-        "params": {"pretrain": params["pretrain"], "train": params["train"]}, "steps_done": list(result), **result,
-    })
+    results.update({"data": "bundled demo (tinydetect demo-data)", "params": {"pretrain": params["pretrain"],
+                    "train": params["train"]}})
+    results[step] = {"commit": commit(), "date": date.today().isoformat(), **measured}
+    write_json(path, results)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated, of {', '.join(STEPS)} (default: all)")
+    steps = parser.parse_args().steps.split(",")
+    if unknown := set(steps) - set(STEPS):
+        parser.error(f"unknown steps {sorted(unknown)}")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
                  aws_secret_access_key="bench").create_bucket(Bucket=BUCKET)
-    result = {}
     try:
         with tempfile.TemporaryDirectory(prefix="tinydetect-scale-") as scratch:
             root = Path(scratch)
             repo = make_workspace(root, endpoint)
-            for step, measure in (("shared_remote", lambda: shared_remote(repo, root)),
-                                  ("processes", lambda: processes(repo)),
-                                  ("sweep", lambda: sweep(repo, root, endpoint))):
-                result[step] = measure()
-                write_results(result)
+            if "shared_remote" not in steps:
+                dvc(repo, "repro")  # the other steps start from a reproduced pipeline
+            measures = {"shared_remote": lambda: shared_remote(repo, root), "processes": lambda: processes(repo),
+                        "sweep": lambda: sweep(repo, root, endpoint)}
+            for step in (step for step in STEPS if step in steps):
+                write_results(step, measures[step]())
     finally:
         server.stop()
 
