@@ -169,14 +169,14 @@ def sweep(repo: Path, root: Path, endpoint: str) -> dict:
 STEPS = ("shared_remote", "processes", "sweep")
 
 
-def write_results(step: str, measured: dict) -> None:
+def write_results(step: str, measured: dict, code: str) -> None:
     """One step's numbers, with the commit it ran on, merged into the results file (a failed step keeps the others)."""
     path = REPO_ROOT / "benchmarks" / "results" / "scale.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     results.update({"data": "bundled demo (tinydetect demo-data)", "params": {"pretrain": params["pretrain"],
                     "train": params["train"]}})
-    results[step] = {"commit": commit(), "date": date.today().isoformat(), **measured}
+    results[step] = {"commit": code, "date": date.today().isoformat(), **measured}
     write_json(path, results)
 
 
@@ -186,6 +186,7 @@ def main() -> None:
     steps = parser.parse_args().steps.split(",")
     if unknown := set(steps) - set(STEPS):
         parser.error(f"unknown steps {sorted(unknown)}")
+    code = commit()  # at the start: the code that runs (edits made meanwhile do not)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -201,7 +202,7 @@ def main() -> None:
             measures = {"shared_remote": lambda: shared_remote(repo, root), "processes": lambda: processes(repo),
                         "sweep": lambda: sweep(repo, root, endpoint)}
             for step in (step for step in STEPS if step in steps):
-                write_results(step, measures[step]())
+                write_results(step, measures[step](), code)
     finally:
         server.stop()
 
