@@ -34,7 +34,7 @@ from moto.server import ThreadedMotoServer
 from benchmarks import REPO_ROOT
 from benchmarks.quality import commit
 from tinydetect.core.files import write_json
-from tinydetect.testing.workspace import copy_sources, python_env
+from tinydetect.testing.workspace import copy_sources, python_env, stages_run
 
 BUCKET = "tinydetect-bench"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -59,10 +59,6 @@ def git(cwd: Path, *arguments: str) -> None:
     shell(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *arguments], cwd)
 
 
-def stages_run(log: str) -> list[str]:
-    return [line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")]
-
-
 def set_processes(repo: Path, processes: int) -> None:
     """pretrain.processes and train.processes in the workspace's params.yaml (`git checkout params.yaml` undoes it)."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
@@ -78,11 +74,15 @@ def training_metrics(repo: Path) -> dict:
             "processes": train["processes"]}
 
 
+def s3_client(endpoint: str):
+    return boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                        region_name=CREDENTIALS["AWS_DEFAULT_REGION"])
+
+
 def bucket_objects(endpoint: str) -> int:
-    s3 = boto3.client("s3", endpoint_url=endpoint, **{
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "region_name": CREDENTIALS["AWS_DEFAULT_REGION"]})
-    return sum(page.get("KeyCount", 0) for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET))
+    pages = s3_client(endpoint).get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+    return sum(page.get("KeyCount", 0) for page in pages)
 
 
 def make_workspace(root: Path, endpoint: str) -> Path:
@@ -191,8 +191,7 @@ def main() -> None:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
-                 aws_secret_access_key="bench").create_bucket(Bucket=BUCKET)
+    s3_client(endpoint).create_bucket(Bucket=BUCKET)
     try:
         with tempfile.TemporaryDirectory(prefix="tinydetect-scale-") as scratch:
             root = Path(scratch)

@@ -99,6 +99,15 @@ def run(command: list[str], cwd: Path) -> str:
     return result.stdout + result.stderr
 
 
+def dvc(repo, credentials, *args, check=True) -> subprocess.CompletedProcess:
+    """`dvc *args` in `repo` with `credentials` (e.g. the S3 remote's key) in the environment."""
+    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env={**python_env(), **credentials},
+                          capture_output=True, text=True)
+    if check:
+        assert done.returncode == 0, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
 def merge(base: dict, override: dict) -> dict:
     return {key: merge(base[key], value) if isinstance(value, dict) else value for key, value in override.items()} | {
         key: value for key, value in base.items() if key not in override

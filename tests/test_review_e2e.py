@@ -9,9 +9,9 @@ import time
 import pytest
 import yaml
 
-from tinydetect.testing.workspace import python_env
+from tinydetect.testing.workspace import python_env, stages_run
 
-from .conftest import BUCKET, run
+from .conftest import BUCKET, dvc, run
 
 # the full model's exports (quantize@detector, onnx@detector, coreml@detector) do not rerun when pruning changes
 DESCENDANTS_OF_PRUNE = {"prune", "quantize@pruned", "onnx@pruned", "coreml@pruned", "eval"}
@@ -54,7 +54,7 @@ def test_one_param_change_reruns_and_moves_only_its_descendants(review_repo):
     status = dvc_json(["status"], repo)
     assert set(status) == {"prune"}  # its params changed; nothing upstream did
     log = run([sys.executable, "-m", "dvc", "repro"], repo)
-    ran = {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")}
+    ran = set(stages_run(log))
     assert ran == DESCENDANTS_OF_PRUNE
 
     diff = dvc_json(["metrics", "diff", "HEAD"], repo)
@@ -95,7 +95,7 @@ def test_identical_rerun_changes_no_tracked_metric_but_timings(review_repo):
     stages = [name for name in listed.split() if not name.startswith("coreml@")]  # in pipeline order
     assert {"synth", "train", "prune", "eval"} <= set(stages)
     log = run([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", *stages], repo)  # same params and data
-    assert {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")} == set(stages)
+    assert set(stages_run(log)) == set(stages)
     after = output_hashes(repo)
     # every data file and model is bit-identical
     assert before == after, {path: (before.get(path), after.get(path)) for path in before if before.get(path) != after.get(path)}
@@ -107,17 +107,10 @@ def test_identical_rerun_changes_no_tracked_metric_but_timings(review_repo):
     assert "dvclive" not in status, status  # DVCLive logs are byte-identical
 
 
-def dvc_with(credentials, arguments, repo) -> str:
-    done = subprocess.run([sys.executable, "-m", "dvc", *arguments], cwd=repo, env={**python_env(), **credentials},
-                          capture_output=True, text=True)
-    assert done.returncode == 0, f"dvc {' '.join(arguments)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
-
-
 def use_shared_remote(repo, endpoint, credentials) -> None:
     """The team's S3 remote as this clone's default, in the git-ignored .dvc/config.local."""
-    dvc_with(credentials, ["remote", "add", "--local", "-d", "team", f"s3://{BUCKET}/sweep"], repo)
-    dvc_with(credentials, ["remote", "modify", "--local", "team", "endpointurl", endpoint], repo)
+    dvc(repo, credentials, "remote", "add", "--local", "-d", "team", f"s3://{BUCKET}/sweep")
+    dvc(repo, credentials, "remote", "modify", "--local", "team", "endpointurl", endpoint)
 
 
 def test_queued_sweep_runs_two_at_once_and_lands_in_the_shared_remotes(review_repo, s3_remote, tmp_path):
@@ -144,14 +137,14 @@ def test_queued_sweep_runs_two_at_once_and_lands_in_the_shared_remotes(review_re
     experiments = {exp["name"]: run_data["data"]["params"]["params.yaml"]["data"]["eval"]["max_errors"]
                    for rev in shown for exp in (rev.get("experiments") or []) for run_data in exp["revs"]}
     assert sorted(experiments.values()) == [5, 10]
-    dvc_with(credentials, ["exp", "push", "origin", *experiments], repo)  # git refs to origin, outputs to S3
+    dvc(repo, credentials, "exp", "push", "origin", *experiments)  # git refs to origin, outputs to S3
 
     teammate = tmp_path / "teammate"
     run(["git", "clone", "-q", "--branch", "main", str(origin), str(teammate)], tmp_path)
     use_shared_remote(teammate, endpoint, credentials)
-    assert set(dvc_with(credentials, ["exp", "list", "origin", "--name-only"], teammate).split()) == set(experiments)
+    assert set(dvc(teammate, credentials, "exp", "list", "origin", "--name-only").stdout.split()) == set(experiments)
     name = min(experiments, key=experiments.get)
-    dvc_with(credentials, ["exp", "pull", "origin", name], teammate)
-    dvc_with(credentials, ["exp", "apply", name], teammate)
+    dvc(teammate, credentials, "exp", "pull", "origin", name)
+    dvc(teammate, credentials, "exp", "apply", name)
     assert yaml.safe_load((teammate / "params.yaml").read_text())["eval"]["max_errors"] == experiments[name]
-    assert "up to date" in dvc_with(credentials, ["status"], teammate)
+    assert "up to date" in dvc(teammate, credentials, "status").stdout

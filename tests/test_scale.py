@@ -17,17 +17,9 @@ import pytest
 import yaml
 
 from tinydetect.modeling.model import Detector
-from tinydetect.testing.workspace import python_env
+from tinydetect.testing.workspace import python_env, stages_run
 
-from .conftest import BUCKET, REPO_ROOT
-
-
-def dvc(repo, credentials, *args, check=True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env={**python_env(), **credentials},
-                          capture_output=True, text=True)
-    if check:
-        assert done.returncode == 0, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done
+from .conftest import BUCKET, REPO_ROOT, dvc
 
 
 def git(repo, *args) -> None:
@@ -147,7 +139,7 @@ def test_processes_2_in_params_runs_pretrain_and_train_under_torchrun(pipeline_r
                           env={**python_env(), "TMPDIR": str(scratch)}, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     log = done.stdout + done.stderr
-    assert {line.split("'")[1] for line in log.splitlines() if line.startswith("Running stage")} == {"pretrain", "train"}
+    assert set(stages_run(log)) == {"pretrain", "train"}
     assert "stages/train.py: 2 processes (torchrun --standalone, gloo)" in log
     both = {name: json.loads((repo / path).read_text()) for name, path in METRIC_FILES.items()}
     assert both["pretrain"]["processes"] == both["train"]["processes"] == 2

@@ -25,6 +25,15 @@ def copy_sources(repo_root: Path, target: Path) -> None:
             shutil.copy2(repo_root / relative, target / relative)
 
 
+def stages_run(dvc_log: str) -> list[str]:
+    r"""The stages a `dvc repro` ran, in order, from its output.
+
+    >>> stages_run("Running stage 'split':\n> python stages/split.py\nRunning stage 'eval':")
+    ['split', 'eval']
+    """
+    return [line.split("'")[1] for line in dvc_log.splitlines() if line.startswith("Running stage")]
+
+
 def python_env() -> dict[str, str]:
     """The environment with this interpreter's folder first on PATH: DVC stage commands call `python`."""
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
