@@ -2,11 +2,13 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# `tinydetect serve`'s own venv: PyTriton's backend stub needs NumPy 1 (requirements-serve.txt)
+SERVE_VENV := .venv-serve
 # DVC stage commands call `python`: make it the venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: repro test bench bench-latency bench-quality report demo-data toolchains clean-venv
+.PHONY: repro test serve-env bench bench-latency bench-quality report demo-data toolchains clean-venv
 BASE ?= main
 
 $(BIN)/activate: requirements.txt pyproject.toml
@@ -14,6 +16,15 @@ $(BIN)/activate: requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(BIN)/activate
+
+$(SERVE_VENV)/bin/activate: requirements-serve.txt pyproject.toml
+	test -d $(SERVE_VENV) || $(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SERVE_VENV)/bin/python -m pip install --quiet -r requirements-serve.txt
+	$(SERVE_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(SERVE_VENV)/bin/activate
+
+serve-env: $(SERVE_VENV)/bin/activate
 
 # The mcu stage's C toolchains (Debian): gcc for the host build, gcc-avr + avr-libc for the ATmega328P, simavr to
 # run it. Installed when missing and apt-get can run (root, or sudo without a password); otherwise the stage
@@ -32,10 +43,10 @@ toolchains:
 demo-data: $(BIN)/activate
 	@ls data/real/*.jsonl >/dev/null 2>&1 || $(BIN)/tinydetect demo-data data/real/demo.jsonl
 
-repro: demo-data toolchains
+repro: demo-data toolchains serve-env
 	$(BIN)/dvc repro
 
-test: $(BIN)/activate toolchains
+test: $(BIN)/activate toolchains serve-env
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -53,4 +64,4 @@ report: repro
 	$(BIN)/tinydetect report --base $(BASE) --output report.md
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(SERVE_VENV)

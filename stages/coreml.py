@@ -22,7 +22,8 @@ from tinydetect.evaluation.metrics import probability_ai
 from tinydetect.evaluation.parity import check_parity, parity
 from tinydetect.export import coreml as coreml_export
 from tinydetect.export.traceable import INPUT_NAMES
-from tinydetect.modeling.model import Detector, write_detector_files
+from tinydetect.modeling.detector_folder import write_detector_files
+from tinydetect.modeling.model import Detector
 from tinydetect.runtime.variants import Variant, source_parser, variant_named, variants_made_by
 
 

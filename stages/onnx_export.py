@@ -11,7 +11,8 @@ from tinydetect.core.files import write_json
 from tinydetect.core.records import load_file
 from tinydetect.evaluation.parity import check_parity
 from tinydetect.export.onnx import export_variants
-from tinydetect.modeling.model import Detector, write_detector_files
+from tinydetect.modeling.detector_folder import write_detector_files
+from tinydetect.modeling.model import Detector
 from tinydetect.runtime.onnx_scorer import OnnxScorer
 from tinydetect.runtime.variants import model_size_mb, source_parser, variant_named, variants_made_by
 

@@ -6,6 +6,7 @@ a stage runs reruns that stage, and nothing else.
 """
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,12 @@ def test_no_cached_output_is_committed_to_git(stage):
     tracked = subprocess.run(["git", "ls-files", "--", *sorted(stage["cached_outs"])], cwd=REPO_ROOT,
                              capture_output=True, text=True, check=True).stdout.split()
     assert not tracked, f"{stage['name']}: git tracks its DVC-cached outputs {tracked}; git rm -r --cached them"
+
+
+def test_no_stage_script_shadows_a_module_the_libraries_import():
+    """`python stages/x.py` puts stages/ first on sys.path: a stages/triton.py (no `triton` is installed) made torch
+    believe OpenAI Triton was there, and every stage importing `transformers.Trainer` failed with "module 'triton'
+    has no attribute 'language'". Import what the stages import, with stages/ first, as a stage would."""
+    probe = "import sys; sys.path.insert(0, 'stages'); from transformers import Trainer; import onnx, onnxruntime, dvclive"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-1500:]

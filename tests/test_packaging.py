@@ -9,17 +9,11 @@ import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
-import pytest
 from packaging.requirements import Requirement
 
-from tinydetect.core.config import ModelConfig, TokenizerConfig
-from tinydetect.evaluation.threshold import Threshold
-from tinydetect.export.onnx import export
-from tinydetect.modeling.model import Detector, build_model
-from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 from tinydetect.testing.workspace import copy_sources
 
-from .conftest import REPO_ROOT, make_human_rows
+from .conftest import REPO_ROOT
 
 
 def declared() -> set[str]:
@@ -27,9 +21,19 @@ def declared() -> set[str]:
     return {Requirement(line).name.lower() for line in pyproject["project"]["dependencies"]}
 
 
-def third_party_imports() -> set[str]:
+# the serving venv's own packages (requirements-serve.txt: PyTriton needs NumPy 1), and the module tritonserver's
+# Python backend gives the model it loads
+SERVE_ONLY = {"pytriton", "triton_python_backend_utils"}
+
+
+def serve_requirements() -> set[str]:
+    lines = (REPO_ROOT / "requirements-serve.txt").read_text().splitlines()
+    return {Requirement(line.split("#")[0]).name.lower() for line in lines if line.split("#")[0].strip()}
+
+
+def third_party_imports(folder: str = "src/tinydetect") -> set[str]:
     modules = set()
-    for path in (REPO_ROOT / "src/tinydetect").rglob("*.py"):
+    for path in (REPO_ROOT / folder).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 modules |= {alias.name.split(".")[0] for alias in node.names}
@@ -42,29 +46,28 @@ def test_every_imported_package_is_a_declared_dependency():
     """Before: onnx, onnxruntime, coremltools, google-genai, openai, python-dotenv and httpx2 were missing."""
     distributions = packages_distributions()
     missing = {}
-    for module in sorted(third_party_imports()):
+    for module in sorted(third_party_imports() - SERVE_ONLY):
         providers = {name.lower() for name in distributions.get(module, [])}
         if not providers & declared():
             missing[module] = sorted(providers)
     assert not missing, f"imported but not in [project.dependencies]: {missing}"
 
 
+def test_the_serving_venv_pins_what_serving_imports():
+    """`tinydetect serve` runs in .venv-serve (requirements-serve.txt + tinydetect --no-deps): no torch there."""
+    assert "nvidia-pytriton" in serve_requirements()
+    assert "torch" not in serve_requirements()
+    distributions = packages_distributions()
+    imported = third_party_imports("src/tinydetect/serving") - {"triton_python_backend_utils", "pytriton"}
+    missing = {module for module in imported
+               if not {name.lower() for name in distributions.get(module, [])} & serve_requirements()}
+    assert not missing, f"imported by tinydetect.serving but not in requirements-serve.txt: {missing}"
+
+
 def test_requirements_pin_every_declared_dependency():
     pinned = {Requirement(line.split("#")[0]).name.lower() for line in (REPO_ROOT / "requirements.txt").read_text().splitlines()
               if line.split("#")[0].strip() and not line.startswith("-e")}
     assert declared() <= pinned, declared() - pinned
-
-
-@pytest.fixture(scope="module")
-def onnx_model(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("onnx-model")
-    texts = [row["text"] for row in make_human_rows(24)]
-    tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=500), seed=0), max_length=32)
-    config = ModelConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=32)
-    detector = Detector(build_model(config, tokenizer.vocab_size, seed=0).eval(), tokenizer, threshold=Threshold(0.5))
-    detector.save(folder)
-    export(detector.model, folder / "model.onnx", 32, dynamic_batch=True)
-    return folder / "model.onnx"
 
 
 def test_the_wheel_in_a_fresh_venv_runs_predict_on_an_onnx_model(tmp_path, onnx_model):

@@ -63,6 +63,18 @@ def report(args: argparse.Namespace) -> None:
     print(f"wrote {args.output} (plots in {args.plots}/index.html)", file=sys.stderr)
 
 
+def serve(argv: list[str]) -> None:
+    """Run the server here if this Python can (the serving venv), else re-run it in the serving venv."""
+    from tinydetect.serving.environment import can_serve_here, exec_in_serving_env
+
+    if can_serve_here():
+        from tinydetect.serving.server import main as serve_main
+
+        serve_main(argv)
+    else:
+        exec_in_serving_env("tinydetect.serving.server", argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinydetect", description="A tiny on-device detector of AI-written text.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -99,12 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     report_parser.add_argument("--output", default="report.md", help="Markdown file (default: %(default)s)")
     report_parser.add_argument("--plots", default="report_plots", help="folder for `dvc plots diff` (default: %(default)s)")
     report_parser.set_defaults(run=report)
+
+    # listed for --help; its own flags are parsed by tinydetect.serving.server (`tinydetect serve --help`)
+    commands.add_parser("serve", help="serve the detector behind Triton Inference Server (HTTP, gRPC, metrics), "
+                                      "with dynamic batching; see `tinydetect serve --help`", add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     try:
+        if argv[:1] == ["serve"]:
+            serve(argv[1:])
+            return
+        args = build_parser().parse_args(argv)
         args.run(args)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -24,13 +24,8 @@ import torch
 from torch.ao.quantization import default_dynamic_qconfig, float_qparams_weight_only_qconfig, quantize_dynamic
 from transformers import BertConfig
 
-from tinydetect.modeling.model import (
-    Detector,
-    DetectorModel,
-    read_threshold,
-    unreadable_model_is_a_user_error,
-    write_detector_files,
-)
+from tinydetect.modeling.detector_folder import read_threshold, unreadable_model_is_a_user_error, write_detector_files
+from tinydetect.modeling.model import Detector, DetectorModel
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
 INT8_FILE = "model_int8.pt"

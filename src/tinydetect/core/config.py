@@ -259,6 +259,18 @@ class EvalConfig(_Section):
     latency_texts: int = Field(50, ge=1, description="texts timed one at a time for latency")
 
 
+class ServeConfig(_Section):
+    """`tinydetect serve` (Triton through PyTriton) and the triton stage's model repository for a stock server."""
+
+    source: Literal["detector", "pruned"] = Field("pruned", description="the source model of the served ONNX variant")
+    onnx_kind: Literal["fp32", "int8", "int4"] = Field("int8", description="which ONNX variant of that source")
+    max_batch_size: int = Field(32, ge=1, description="dynamic batching: the most texts one model execution scores")
+    max_queue_delay_us: int = Field(2000, ge=0, description="dynamic batching: how long a request may wait for others")
+    instances: int = Field(1, ge=1, description="model instances (each its own ONNX Runtime session)")
+    threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads per instance; 0: ONNX Runtime chooses")
+    max_text_bytes: int = Field(100_000, ge=1, description="longer texts get a 400 (the model reads 512 tokens)")
+
+
 class MCUConfig(_Section):
     """The microcontroller model (tinydetect.mcu): hashed character n-grams into a small MLP, 2-bit and 1-bit."""
 
@@ -297,6 +309,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "coreml": CoreMLConfig,
     "eval": EvalConfig,
     "mcu": MCUConfig,
+    "serve": ServeConfig,
 }
 
 SectionT = TypeVar("SectionT", bound=_Section)

@@ -12,8 +12,6 @@ so that `DetectorModel.from_pretrained` rebuilds the narrower layers before load
 
 from __future__ import annotations
 
-import json
-import pickle
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,19 +19,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
 from transformers import BertConfig, BertForSequenceClassification
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from tinydetect.core.config import ModelConfig
-from tinydetect.core.errors import UserError, first_line
 from tinydetect.core.records import LABELS
 from tinydetect.evaluation.metrics import probability_ai
 from tinydetect.evaluation.threshold import Threshold
+from tinydetect.modeling.detector_folder import read_threshold, unreadable_model_is_a_user_error, write_detector_files
 from tinydetect.modeling.lexical import LexicalBranch
 from tinydetect.modeling.tokenizer import PAD_ID, DetectorTokenizer
-
-DETECTOR_FILE = "detector.json"
 
 
 def _select_linear(linear: torch.nn.Linear, index: torch.Tensor, dim: int) -> torch.nn.Linear:
@@ -177,36 +172,6 @@ def lexical_branch_detached(model: torch.nn.Module) -> Iterator[None]:
         yield
     finally:
         model.lexical = branch
-
-
-def read_threshold(directory: str | Path) -> Threshold:
-    """The decision threshold(s) saved beside any model variant, with a clear error if missing or garbled."""
-    path = Path(directory) / DETECTOR_FILE
-    if not path.exists():
-        raise UserError(f"{directory}: not a detector folder (no {DETECTOR_FILE}); run `dvc repro`")
-    try:
-        return Threshold.from_json(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise UserError(f"{path}: no readable threshold ({first_line(error)}); rerun `dvc repro`") from None
-
-
-@contextmanager
-def unreadable_model_is_a_user_error(directory: str | Path) -> Iterator[None]:
-    """A truncated, garbled or missing model file becomes one line naming the folder, not a traceback."""
-    try:
-        yield
-    except (OSError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError, SafetensorError) as error:
-        raise UserError(f"{directory}: the model cannot be loaded ({first_line(error)}); "
-                        "rerun `dvc repro` to rebuild it") from None
-
-
-def write_detector_files(directory: str | Path, tokenizer: DetectorTokenizer, threshold: Threshold) -> None:
-    """What every variant ships beside its weights: tokenizer assets and `detector.json`."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    tokenizer.save(directory)
-    settings = {**threshold.to_json(), "labels": list(LABELS), "positive_label": "AI"}
-    (directory / DETECTOR_FILE).write_text(json.dumps(settings, indent=2) + "\n")
 
 
 @dataclass

@@ -48,7 +48,8 @@ def _onnx(path: Path, threads: int | None, source: Path | None) -> Scorer:
 def _coreml(path: Path, threads: int | None, source: Path | None) -> Scorer:
     """Core ML cannot run off macOS: the package's weights, read back and dequantized, go into its source model."""
     from tinydetect.export.coreml import with_package_weights
-    from tinydetect.modeling.model import Detector, read_threshold
+    from tinydetect.modeling.detector_folder import read_threshold
+    from tinydetect.modeling.model import Detector
 
     source = source or coreml_source_folder(path)
     if not (source / "config.json").exists():

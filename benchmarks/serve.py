@@ -1,0 +1,263 @@
+"""Triton under load: `tinydetect serve` on loopback, tritonclient HTTP and gRPC, against `tinydetect predict`.
+
+1. `tinydetect predict` over the texts (the demo's test split, real lengths), timed: texts/s, and its scores.
+2. Load: for one-at-a-time serving (max batch size 1) and dynamic batching (params' serve section), each protocol
+   and 1, 8, 32 and 128 concurrent clients (threads, one client each, one text per request, closed loop), bounded by
+   --requests and --seconds per cell: texts/s, p50/p95/p99 latency, failed requests, the largest score difference
+   from predict's, and Triton's executions per request (its metrics endpoint: below 1 means batches formed).
+3. Faults, on the dynamic-batching server: clients that send a request and disconnect before the answer; a burst
+   of bad texts (empty, not UTF-8, over the size limit, a wrong tensor name) among good ones; a server restart
+   (Ctrl-C, start again on the same ports) while clients keep sending, retrying only when nothing listens. Every good
+   request must be answered, right.
+
+Writes `benchmarks/results/serve.json` with the commit and the serve params it ran on. Run after `make repro`:
+
+    python -m benchmarks.serve [--requests 600] [--seconds 20] [--concurrency 1,8,32,128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from tritonclient.utils import InferenceServerException
+
+from benchmarks import REPO_ROOT
+from benchmarks.quality import commit
+from tinydetect.core.config import load_params
+from tinydetect.core.files import write_json
+from tinydetect.core.records import load_file
+from tinydetect.serving import client as triton
+from tinydetect.serving.process import ServerProcess, launch
+from tinydetect.serving.repository import served_variant
+
+RESULTS = REPO_ROOT / "benchmarks/results/serve.json"
+
+
+def predict_baseline(model: str, texts: list[str], folder: Path) -> tuple[dict, np.ndarray, list[str]]:
+    """`tinydetect predict` over the texts: wall time (process start included), its p_ai and label per text."""
+    source = folder / "texts.jsonl"
+    source.write_text("".join(json.dumps({"id": str(n), "text": text}) + "\n" for n, text in enumerate(texts)))
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "tinydetect", "predict", "--model", model, str(source), "--output",
+                    str(folder / "predicted.jsonl")], check=True, capture_output=True)
+    seconds = time.perf_counter() - started
+    rows = [json.loads(line) for line in (folder / "predicted.jsonl").read_text().splitlines()]
+    timing = {"texts": len(texts), "seconds": round(seconds, 2), "texts_per_s": round(len(texts) / seconds, 1)}
+    return timing, np.array([row["p_ai"] for row in rows]), [row["label"] for row in rows]
+
+
+def load_cell(server: ServerProcess, protocol: str, concurrency: int, answers: tuple, requests: int,
+              seconds: float) -> dict:
+    """`concurrency` closed-loop clients until `requests` are sent or `seconds` pass."""
+    texts, expected, expected_labels = answers
+    url = server.http_url if protocol == "http" else server.grpc_url
+    counter, lock, deadline = iter(range(requests)), threading.Lock(), time.perf_counter() + seconds
+    latencies, failures, differences, other_labels = [], [], [], []
+
+    def client_loop() -> None:
+        client = triton.connect(protocol, url)
+        while time.perf_counter() < deadline:
+            with lock:
+                number = next(counter, None)
+            if number is None:
+                return
+            index = number % len(texts)
+            sent = time.perf_counter()
+            try:
+                p_ai, [label] = triton.score(client, [texts[index]])
+            except InferenceServerException as error:
+                failures.append(str(error)[:200])
+                continue
+            latencies.append(time.perf_counter() - sent)
+            differences.append(abs(float(p_ai[0]) - expected[index]))
+            other_labels.append(label != expected_labels[index])
+
+    executions_before = executions(server)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for future in [pool.submit(client_loop) for _ in range(concurrency)]:
+            future.result()
+    wall = time.perf_counter() - started
+    done = len(latencies)
+    milliseconds = np.array(latencies) * 1000
+    return {
+        "protocol": protocol, "concurrency": concurrency, "requests": done + len(failures), "failed": len(failures),
+        "texts_per_s": round(done / wall, 1),
+        **{f"p{q}_ms": round(float(np.percentile(milliseconds, q)), 2) for q in (50, 95, 99)},
+        "executions_per_request": round((executions(server) - executions_before) / max(done + len(failures), 1), 3),
+        "max_abs_diff_vs_predict": float(max(differences, default=0.0)), "labels_unlike_predict": sum(other_labels),
+        "failures": failures[:3],
+    }
+
+
+def executions(server: ServerProcess) -> int:
+    status, metrics = server.get("/metrics", server.metrics_port)
+    for line in metrics.splitlines() if status == 200 else []:
+        if line.startswith('nv_inference_exec_count{model="tinydetect"'):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
+
+
+def disconnecting_clients(server: ServerProcess, texts: list[str], count: int) -> int:
+    """Raw HTTP requests whose sender hangs up right after sending: how many were sent."""
+    body = json.dumps({"inputs": [{"name": "text", "shape": [1, 1], "datatype": "BYTES", "data": [texts[0]]}]})
+    request = (f"POST /v2/models/tinydetect/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(body.encode())}\r\n\r\n{body}").encode()
+    for _ in range(count):
+        with socket.create_connection(("127.0.0.1", server.http_port)) as connection:
+            connection.sendall(request)
+    return count
+
+
+# INT8 variants quantize activations dynamically, per model call: a text's score moves a little with the texts it is
+# batched with (up to ~5e-5 measured on the demo). An answer is wrong when it is further than this from predict's,
+# or has the other label.
+TOLERANCE = 1e-3
+
+
+def is_right(p_ai: float, label: str, index: int, expected: np.ndarray, expected_labels: list[str]) -> bool:
+    return abs(p_ai - expected[index]) <= TOLERANCE and label == expected_labels[index]
+
+
+def good_requests_answered(server: ServerProcess, texts: list[str], expected: np.ndarray, expected_labels: list[str],
+                           count: int, during: Callable[[], object] | None = None, concurrency: int = 8) -> dict:
+    """`count` good requests from `concurrency` clients while `during` runs. A client retries a request only while
+    the server is not ready (a restart), never after an answer. Lost: no answer; wrong: not predict's answer."""
+    retries, errors = [0], set()
+
+    def one(number: int) -> str:
+        index = number % len(texts)
+        for _ in range(600):
+            try:
+                p_ai, [label] = triton.score(triton.connect("grpc", server.grpc_url), [texts[index]])
+                return "right" if is_right(float(p_ai[0]), label, index, expected, expected_labels) else "wrong"
+            except InferenceServerException as error:
+                if server.ready():
+                    errors.add(error.message()[:160])
+                    return "error"
+                retries[0] += 1
+                time.sleep(0.1)
+        return "lost"
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        futures = [pool.submit(one, number) for number in range(count)]
+        side = during() if during else None
+        results = [future.result() for future in futures]
+    return {"good_requests": count, "right": results.count("right"), "wrong": results.count("wrong"),
+            "lost": count - results.count("right") - results.count("wrong"), "retries_while_not_ready": retries[0],
+            "errors": sorted(errors), **({"side": side} if side is not None else {})}
+
+
+BAD_TEXTS = {"empty": b"", "not UTF-8": b"\xc3\x28 broken", "over the size limit": b"x" * 1_000_000}
+
+
+def bad_burst(server: ServerProcess, texts: list[str], expected: np.ndarray, expected_labels: list[str],
+              count: int) -> dict:
+    """`count` requests, every other one bad (cycling through the kinds, and a wrong tensor name), concurrently."""
+    kinds = [*BAD_TEXTS, "wrong tensor name"]
+
+    def one(number: int) -> str:
+        client = triton.connect("http", server.http_url)
+        if number % 2 == 0:
+            p_ai, [label] = triton.score(client, [texts[number % len(texts)]])
+            return "right" if is_right(float(p_ai[0]), label, number % len(texts), expected, expected_labels) else "wrong"
+        kind = kinds[(number // 2) % len(kinds)]
+        try:
+            if kind == "wrong tensor name":
+                client.infer("tinydetect", [triton.text_input(client, ["fine"], name="texts")])
+            else:
+                triton.score(client, [BAD_TEXTS[kind]])
+        except InferenceServerException as error:
+            return f"refused {error.status()}"
+        return "accepted"
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(one, range(count)))
+    good, bad = answers[::2], answers[1::2]
+    return {"good": len(good), "good_right": good.count("right"), "bad": len(bad),
+            "bad_refused_400": bad.count("refused 400"), "bad_other": sorted(set(bad) - {"refused 400"})}
+
+
+def restart(server: ServerProcess, model: str, log: Path, flags: list[str]) -> Callable[[], dict]:
+    """Ctrl-C the server once clients are busy, then start it again on the same ports."""
+    def run() -> dict:
+        time.sleep(1.0)
+        stopped = time.perf_counter()
+        server.stop()
+        new = launch(model, log, *flags, ports=(server.http_port, server.grpc_port, server.metrics_port))
+        server.process = new.process
+        return {"down_s": round(time.perf_counter() - stopped, 1)}
+    return run
+
+
+def fault_run(server: ServerProcess, model: str, texts: list[str], expected: np.ndarray, expected_labels: list[str],
+              log: Path) -> dict:
+    answers = (texts, expected, expected_labels)
+    faults = {"disconnects": good_requests_answered(server, *answers, 200,
+                                                    lambda: disconnecting_clients(server, texts, 50))}
+    faults["bad_burst"] = bad_burst(server, *answers, 200)
+    faults["restart"] = good_requests_answered(server, *answers, 400, restart(server, model, log, []))
+    faults["ready_after"] = server.ready()
+    return faults
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=600, help="most requests per load cell")
+    parser.add_argument("--seconds", type=float, default=20, help="most seconds per load cell")
+    parser.add_argument("--concurrency", default="1,8,32,128")
+    parser.add_argument("--protocols", default="http,grpc")
+    args = parser.parse_args()
+    config = load_params("serve")["serve"]
+    model = served_variant(config).path
+    texts = [record.text for record in load_file("data/split/test.jsonl")]
+    code = commit()
+    result = {"commit": code, "date": date.today().isoformat(), "model": model, "serve_params": config.model_dump(),
+              "texts": len(texts), "load": {}, "faults": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        result["predict"], expected, expected_labels = predict_baseline(model, texts, folder)
+        print(f"tinydetect predict: {result['predict']}", flush=True)
+        settings = {"one_at_a_time": ["--max-batch-size", "1"], "dynamic_batching": []}
+        for name, flags in settings.items():
+            server = launch(model, folder / f"{name}.log", *flags)
+            try:
+                result["load"][name] = [
+                    load_cell(server, protocol, int(concurrency), (texts, expected, expected_labels), args.requests,
+                              args.seconds)
+                    for protocol in args.protocols.split(",") for concurrency in args.concurrency.split(",")]
+                for cell in result["load"][name]:
+                    print(name, {k: v for k, v in cell.items() if k != "failures"}, flush=True)
+                if name == "dynamic_batching":
+                    result["faults"] = fault_run(server, model, texts, expected, expected_labels, folder / "restart.log")
+                    print("faults", result["faults"], flush=True)
+            finally:
+                server.stop()
+    write_json(RESULTS, result)
+    print_table(result)
+
+
+def print_table(result: dict) -> None:
+    print(f"\n{result['model']}, {result['texts']} test texts; predict: {result['predict']['texts_per_s']} texts/s")
+    print(f"{'serving':<18}{'proto':<6}{'clients':>8}{'texts/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+          f"{'failed':>7}{'exec/req':>9}")
+    for name, cells in result["load"].items():
+        for cell in cells:
+            print(f"{name:<18}{cell['protocol']:<6}{cell['concurrency']:>8}{cell['texts_per_s']:>9}{cell['p50_ms']:>8}"
+                  f"{cell['p95_ms']:>8}{cell['p99_ms']:>8}{cell['failed']:>7}{cell['executions_per_request']:>9}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Scoring texts with a running `tinydetect serve` through `tritonclient` (HTTP or gRPC): one request per call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import tritonclient.grpc as triton_grpc
+import tritonclient.http as triton_http
+
+from tinydetect.serving.repository import SERVED_MODEL
+
+
+def connect(protocol: str, url: str, concurrency: int = 1):
+    """An HTTP client (`concurrency` connections for async requests) or a gRPC client."""
+    if protocol == "http":
+        return triton_http.InferenceServerClient(url, concurrency=concurrency, network_timeout=120)
+    return triton_grpc.InferenceServerClient(url)
+
+
+def text_input(client, texts: Sequence[str | bytes], name: str = "text"):
+    """The `text` tensor, [n, 1] BYTES; str is encoded as UTF-8, bytes are sent as they are."""
+    module = triton_http if isinstance(client, triton_http.InferenceServerClient) else triton_grpc
+    data = np.array([[text.encode() if isinstance(text, str) else text] for text in texts], dtype=object)
+    tensor = module.InferInput(name, list(data.shape), "BYTES")
+    tensor.set_data_from_numpy(data)
+    return tensor
+
+
+def score(client, texts: Sequence[str | bytes]) -> tuple[np.ndarray, list[str]]:
+    """(p_ai, labels) for one request of `texts`; a refused request raises `InferenceServerException`."""
+    result = client.infer(SERVED_MODEL, [text_input(client, texts)])
+    labels = [label.decode() for label in result.as_numpy("label").reshape(-1)]
+    return result.as_numpy("p_ai").reshape(-1), labels
