@@ -154,7 +154,10 @@ def test_the_stock_server_repository_reads_back_through_triton_s_protobuf(onnx_m
     assert config.max_batch_size == 16 and config.instance_group[0].count == 2
     assert config.parameters["intra_op_thread_count"].string_value == "1"
     assert (config_path.parent / "1" / "model.onnx").read_bytes() == onnx_model.read_bytes()
-    assert (config_path.parent / "tokenizer.model").read_bytes() == (folder / "tokenizer.model").read_bytes()
+    assert (config_path.parent / "1" / "tokenizer.model").read_bytes() == (folder / "tokenizer.model").read_bytes()
+    exported = OnnxScorer(config_path.parent / "1" / "model.onnx")
+    assert np.array_equal(exported.logits(TEXTS), OnnxScorer(onnx_model).logits(TEXTS))
+    assert exported.threshold == OnnxScorer(onnx_model).threshold
     config_path.write_text(config_path.read_text().replace("max_batch_size", "max_batch"))
     with pytest.raises(UserError, match=r"config\.pbtxt: not a Triton model config"):
         read_config(config_path)

@@ -93,7 +93,8 @@ def read_config(path: Path) -> triton_config.ModelConfig:
 
 
 def export_onnx_repository(variant: Variant, repository: Path, config: ServeConfig) -> Path:
-    """`<repository>/<variant>/1/model.onnx` + `config.pbtxt`, the tokenizer assets and detector.json beside them."""
+    """`<repository>/<variant>/config.pbtxt` and `1/model.onnx` with the tokenizer assets and detector.json beside it
+    (Triton loads only model.onnx from the version folder; a client, or `tinydetect predict --model`, reads the rest)."""
     model_folder = repository / variant.name
     if model_folder.exists():
         shutil.rmtree(model_folder)
@@ -101,5 +102,5 @@ def export_onnx_repository(variant: Variant, repository: Path, config: ServeConf
     shutil.copyfile(variant.path, model_folder / "1" / "model.onnx")
     for asset in Path(variant.folder).iterdir():
         if asset.suffix != ".onnx":
-            shutil.copyfile(asset, model_folder / asset.name)
+            shutil.copyfile(asset, model_folder / "1" / asset.name)
     return write_config(onnx_model_config(variant.name, model_folder / "1" / "model.onnx", config), model_folder)
