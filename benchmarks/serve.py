@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from benchmarks.quality import commit
 from tinydetect.core.config import load_params
 from tinydetect.core.files import write_json
 from tinydetect.core.records import load_file
+from tinydetect.modeling.detector_folder import read_threshold
 from tinydetect.serving import client as triton
 from tinydetect.serving.process import ServerProcess, launch
 from tinydetect.serving.repository import served_variant
@@ -45,7 +47,17 @@ from tinydetect.serving.repository import served_variant
 RESULTS = REPO_ROOT / "benchmarks/results/serve.json"
 
 
-def predict_baseline(model: str, texts: list[str], folder: Path) -> tuple[dict, np.ndarray, list[str]]:
+@dataclass
+class Expected:
+    """What `tinydetect predict` said about each text, and the cut its label used."""
+
+    texts: list[str]
+    p_ai: np.ndarray
+    labels: list[str]
+    cut: np.ndarray
+
+
+def predict_baseline(model: str, texts: list[str], folder: Path) -> tuple[dict, Expected]:
     """`tinydetect predict` over the texts: wall time (process start included), its p_ai and label per text."""
     source = folder / "texts.jsonl"
     source.write_text("".join(json.dumps({"id": str(n), "text": text}) + "\n" for n, text in enumerate(texts)))
@@ -55,16 +67,17 @@ def predict_baseline(model: str, texts: list[str], folder: Path) -> tuple[dict, 
     seconds = time.perf_counter() - started
     rows = [json.loads(line) for line in (folder / "predicted.jsonl").read_text().splitlines()]
     timing = {"texts": len(texts), "seconds": round(seconds, 2), "texts_per_s": round(len(texts) / seconds, 1)}
-    return timing, np.array([row["p_ai"] for row in rows]), [row["label"] for row in rows]
+    cut = read_threshold(Path(model).parent).for_texts(texts)
+    return timing, Expected(texts, np.array([row["p_ai"] for row in rows]), [row["label"] for row in rows], cut)
 
 
-def load_cell(server: ServerProcess, protocol: str, concurrency: int, answers: tuple, requests: int,
+def load_cell(server: ServerProcess, protocol: str, concurrency: int, expected: Expected, requests: int,
               seconds: float) -> dict:
     """`concurrency` closed-loop clients until `requests` are sent or `seconds` pass."""
-    texts, expected, expected_labels = answers
+    texts = expected.texts
     url = server.http_url if protocol == "http" else server.grpc_url
     counter, lock, deadline = iter(range(requests)), threading.Lock(), time.perf_counter() + seconds
-    latencies, failures, differences, other_labels = [], [], [], []
+    latencies, failures, differences, wrong = [], [], [], []
 
     def client_loop() -> None:
         client = triton.connect(protocol, url)
@@ -81,8 +94,8 @@ def load_cell(server: ServerProcess, protocol: str, concurrency: int, answers: t
                 failures.append(str(error)[:200])
                 continue
             latencies.append(time.perf_counter() - sent)
-            differences.append(abs(float(p_ai[0]) - expected[index]))
-            other_labels.append(label != expected_labels[index])
+            differences.append(abs(float(p_ai[0]) - expected.p_ai[index]))
+            wrong.append(not is_right(float(p_ai[0]), label, index, expected))
 
     executions_before = executions(server)
     started = time.perf_counter()
@@ -97,7 +110,7 @@ def load_cell(server: ServerProcess, protocol: str, concurrency: int, answers: t
         "texts_per_s": round(done / wall, 1),
         **{f"p{q}_ms": round(float(np.percentile(milliseconds, q)), 2) for q in (50, 95, 99)},
         "executions_per_request": round((executions(server) - executions_before) / max(done + len(failures), 1), 3),
-        "max_abs_diff_vs_predict": float(max(differences, default=0.0)), "labels_unlike_predict": sum(other_labels),
+        "max_abs_diff_vs_predict": float(max(differences, default=0.0)), "wrong": sum(wrong),
         "failures": failures[:3],
     }
 
@@ -121,28 +134,31 @@ def disconnecting_clients(server: ServerProcess, texts: list[str], count: int) -
     return count
 
 
-# INT8 variants quantize activations dynamically, per model call: a text's score moves a little with the texts it is
-# batched with (up to ~5e-5 measured on the demo). An answer is wrong when it is further than this from predict's,
-# or has the other label.
-TOLERANCE = 1e-3
+# INT8 variants quantize activations dynamically, per model call (one scale for every text in it): a text's score
+# moves a little with the texts it is batched with (up to 0.002 measured on the demo's test texts), in
+# `tinydetect predict` (batches of 64) as in the server. An answer is right when its p_ai is within TOLERANCE of
+# predict's and its label is predict's, unless predict's p_ai is within TOLERANCE of the cut (either label is then
+# what batching alone can give).
+TOLERANCE = 0.005
 
 
-def is_right(p_ai: float, label: str, index: int, expected: np.ndarray, expected_labels: list[str]) -> bool:
-    return abs(p_ai - expected[index]) <= TOLERANCE and label == expected_labels[index]
+def is_right(p_ai: float, label: str, index: int, expected: Expected) -> bool:
+    close = abs(p_ai - expected.p_ai[index]) <= TOLERANCE
+    on_the_fence = abs(expected.p_ai[index] - expected.cut[index]) <= TOLERANCE
+    return close and (label == expected.labels[index] or on_the_fence)
 
 
-def good_requests_answered(server: ServerProcess, texts: list[str], expected: np.ndarray, expected_labels: list[str],
-                           count: int, during: Callable[[], object] | None = None, concurrency: int = 8) -> dict:
+def good_requests_answered(server: ServerProcess, expected: Expected, count: int, during: Callable[[], object] | None = None, concurrency: int = 8) -> dict:
     """`count` good requests from `concurrency` clients while `during` runs. A client retries a request only while
     the server is not ready (a restart), never after an answer. Lost: no answer; wrong: not predict's answer."""
     retries, errors = [0], set()
 
     def one(number: int) -> str:
-        index = number % len(texts)
+        index = number % len(expected.texts)
         for _ in range(600):
             try:
-                p_ai, [label] = triton.score(triton.connect("grpc", server.grpc_url), [texts[index]])
-                return "right" if is_right(float(p_ai[0]), label, index, expected, expected_labels) else "wrong"
+                p_ai, [label] = triton.score(triton.connect("grpc", server.grpc_url), [expected.texts[index]])
+                return "right" if is_right(float(p_ai[0]), label, index, expected) else "wrong"
             except InferenceServerException as error:
                 if server.ready():
                     errors.add(error.message()[:160])
@@ -163,16 +179,16 @@ def good_requests_answered(server: ServerProcess, texts: list[str], expected: np
 BAD_TEXTS = {"empty": b"", "not UTF-8": b"\xc3\x28 broken", "over the size limit": b"x" * 1_000_000}
 
 
-def bad_burst(server: ServerProcess, texts: list[str], expected: np.ndarray, expected_labels: list[str],
-              count: int) -> dict:
+def bad_burst(server: ServerProcess, expected: Expected, count: int) -> dict:
     """`count` requests, every other one bad (cycling through the kinds, and a wrong tensor name), concurrently."""
     kinds = [*BAD_TEXTS, "wrong tensor name"]
 
     def one(number: int) -> str:
         client = triton.connect("http", server.http_url)
         if number % 2 == 0:
-            p_ai, [label] = triton.score(client, [texts[number % len(texts)]])
-            return "right" if is_right(float(p_ai[0]), label, number % len(texts), expected, expected_labels) else "wrong"
+            index = number % len(expected.texts)
+            p_ai, [label] = triton.score(client, [expected.texts[index]])
+            return "right" if is_right(float(p_ai[0]), label, index, expected) else "wrong"
         kind = kinds[(number // 2) % len(kinds)]
         try:
             if kind == "wrong tensor name":
@@ -202,13 +218,11 @@ def restart(server: ServerProcess, model: str, log: Path, flags: list[str]) -> C
     return run
 
 
-def fault_run(server: ServerProcess, model: str, texts: list[str], expected: np.ndarray, expected_labels: list[str],
-              log: Path) -> dict:
-    answers = (texts, expected, expected_labels)
-    faults = {"disconnects": good_requests_answered(server, *answers, 200,
-                                                    lambda: disconnecting_clients(server, texts, 50))}
-    faults["bad_burst"] = bad_burst(server, *answers, 200)
-    faults["restart"] = good_requests_answered(server, *answers, 400, restart(server, model, log, []))
+def fault_run(server: ServerProcess, model: str, expected: Expected, log: Path) -> dict:
+    faults = {"disconnects": good_requests_answered(server, expected, 200,
+                                                    lambda: disconnecting_clients(server, expected.texts, 50))}
+    faults["bad_burst"] = bad_burst(server, expected, 200)
+    faults["restart"] = good_requests_answered(server, expected, 400, restart(server, model, log, []))
     faults["ready_after"] = server.ready()
     return faults
 
@@ -228,20 +242,19 @@ def main() -> None:
               "texts": len(texts), "load": {}, "faults": {}}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        result["predict"], expected, expected_labels = predict_baseline(model, texts, folder)
+        result["predict"], expected = predict_baseline(model, texts, folder)
         print(f"tinydetect predict: {result['predict']}", flush=True)
         settings = {"one_at_a_time": ["--max-batch-size", "1"], "dynamic_batching": []}
         for name, flags in settings.items():
             server = launch(model, folder / f"{name}.log", *flags)
             try:
                 result["load"][name] = [
-                    load_cell(server, protocol, int(concurrency), (texts, expected, expected_labels), args.requests,
-                              args.seconds)
+                    load_cell(server, protocol, int(concurrency), expected, args.requests, args.seconds)
                     for protocol in args.protocols.split(",") for concurrency in args.concurrency.split(",")]
                 for cell in result["load"][name]:
                     print(name, {k: v for k, v in cell.items() if k != "failures"}, flush=True)
                 if name == "dynamic_batching":
-                    result["faults"] = fault_run(server, model, texts, expected, expected_labels, folder / "restart.log")
+                    result["faults"] = fault_run(server, model, expected, folder / "restart.log")
                     print("faults", result["faults"], flush=True)
             finally:
                 server.stop()
@@ -252,11 +265,12 @@ def main() -> None:
 def print_table(result: dict) -> None:
     print(f"\n{result['model']}, {result['texts']} test texts; predict: {result['predict']['texts_per_s']} texts/s")
     print(f"{'serving':<18}{'proto':<6}{'clients':>8}{'texts/s':>9}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
-          f"{'failed':>7}{'exec/req':>9}")
+          f"{'failed':>7}{'wrong':>6}{'exec/req':>9}")
     for name, cells in result["load"].items():
         for cell in cells:
             print(f"{name:<18}{cell['protocol']:<6}{cell['concurrency']:>8}{cell['texts_per_s']:>9}{cell['p50_ms']:>8}"
-                  f"{cell['p95_ms']:>8}{cell['p99_ms']:>8}{cell['failed']:>7}{cell['executions_per_request']:>9}")
+                  f"{cell['p95_ms']:>8}{cell['p99_ms']:>8}{cell['failed']:>7}{cell['wrong']:>6}"
+                  f"{cell['executions_per_request']:>9}")
 
 
 if __name__ == "__main__":
