@@ -148,9 +148,15 @@ def is_right(p_ai: float, label: str, index: int, expected: Expected) -> bool:
     return close and (label == expected.labels[index] or on_the_fence)
 
 
+def never_reached_the_server(error: InferenceServerException) -> bool:
+    """gRPC could not connect (nothing listens, or the old server is closing): safe to send again."""
+    return error.status() == "StatusCode.UNAVAILABLE" or "failed to connect" in error.message()
+
+
 def good_requests_answered(server: ServerProcess, expected: Expected, count: int, during: Callable[[], object] | None = None, concurrency: int = 8) -> dict:
-    """`count` good requests from `concurrency` clients while `during` runs. A client retries a request only while
-    the server is not ready (a restart), never after an answer. Lost: no answer; wrong: not predict's answer."""
+    """`count` good requests from `concurrency` clients while `during` runs. A client sends a request again only when
+    it never reached a server or while none is ready (a restart), never after an answer. Lost: no answer; wrong: not
+    predict's answer."""
     retries, errors = [0], set()
 
     def one(number: int) -> str:
@@ -160,7 +166,7 @@ def good_requests_answered(server: ServerProcess, expected: Expected, count: int
                 p_ai, [label] = triton.score(triton.connect("grpc", server.grpc_url), [expected.texts[index]])
                 return "right" if is_right(float(p_ai[0]), label, index, expected) else "wrong"
             except InferenceServerException as error:
-                if server.ready():
+                if server.ready() and not never_reached_the_server(error):
                     errors.add(error.message()[:160])
                     return "error"
                 retries[0] += 1
