@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -102,7 +103,10 @@ def load_cell(server: ServerProcess, protocol: str, concurrency: int, expected: 
     latencies, failures, differences, wrong = [], [], [], []
 
     def client_loop() -> None:
-        client = triton.connect(protocol, url)
+        with closing(triton.connect(protocol, url)) as client:  # closed in its own thread: gevent's hub is per thread
+            send_until_done(client)
+
+    def send_until_done(client) -> None:
         while time.perf_counter() < deadline:
             with lock:
                 number = next(counter, None)
@@ -185,7 +189,8 @@ def good_requests_answered(server: ServerProcess, expected: Expected, count: int
         index = number % len(expected.texts)
         for _ in range(600):
             try:
-                p_ai, [label] = triton.score(triton.connect("grpc", server.grpc_url), [expected.texts[index]])
+                with closing(triton.connect("grpc", server.grpc_url)) as client:
+                    p_ai, [label] = triton.score(client, [expected.texts[index]])
                 return "right" if is_right(float(p_ai[0]), label, index, expected) else "wrong"
             except InferenceServerException as error:
                 if server.ready() and not never_reached_the_server(error):
@@ -212,7 +217,10 @@ def bad_burst(server: ServerProcess, expected: Expected, count: int) -> dict:
     kinds = [*BAD_TEXTS, "wrong tensor name"]
 
     def one(number: int) -> str:
-        client = triton.connect("http", server.http_url)
+        with closing(triton.connect("http", server.http_url)) as client:
+            return good_or_bad(client, number)
+
+    def good_or_bad(client, number: int) -> str:
         if number % 2 == 0:
             index = number % len(expected.texts)
             p_ai, [label] = triton.score(client, [expected.texts[index]])

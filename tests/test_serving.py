@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -97,7 +98,10 @@ def test_hundreds_of_concurrent_requests_mixed_with_bad_ones_are_batched_and_ans
     expected = dict(zip(TEXTS, OnnxScorer(onnx_model).probability_ai(TEXTS), strict=True))
 
     def one(number: int):
-        client = triton.connect("http", server.http_url)
+        with closing(triton.connect("http", server.http_url)) as client:  # in its own thread: gevent's hub is per thread
+            return answer(client, number)
+
+    def answer(client, number: int):
         if number % 5 == 0:
             try:
                 triton.score(client, [b"\xff" * 3])
