@@ -13,8 +13,9 @@ from tinydetect.testing.workspace import python_env, stages_run
 
 from .conftest import BUCKET, dvc, run
 
-# the full model's exports (quantize@detector, onnx@detector, coreml@detector) do not rerun when pruning changes
-DESCENDANTS_OF_PRUNE = {"prune", "quantize@pruned", "onnx@pruned", "coreml@pruned", "eval"}
+# the full model's exports (quantize@detector, onnx@detector, coreml@detector) do not rerun when pruning changes;
+# triton does: it exports the pruned ONNX model (params serve.source)
+DESCENDANTS_OF_PRUNE = {"prune", "quantize@pruned", "onnx@pruned", "coreml@pruned", "triton", "eval"}
 TIMINGS = {"wall_time_s", "requests_per_s"}  # synth's wall clock; with latency, all that may move
 PRUNE_METRIC_FILES = ("prune.json", "quantize/pruned.json", "onnx/pruned.json", "coreml/pruned.json", "eval.json")
 
