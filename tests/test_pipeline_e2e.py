@@ -8,7 +8,7 @@ import sys
 from tinydetect.runtime.variants import SOURCES, VARIANTS
 from tinydetect.testing.workspace import python_env
 
-from .conftest import REPO_ROOT, TINY_PARAMS, run
+from .conftest import ENGLISH_SENTENCES, KOREAN_SENTENCES, REPO_ROOT, TINY_PARAMS, run
 
 STAGES = ["synth", "split", "tokenizer", "pretrain", "teacher", "train", "prune", *(f"{stage}@{source}" for stage in ("quantize", "onnx", "coreml")
                                                              for source in SOURCES), "eval"]
@@ -66,14 +66,24 @@ def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
 def test_latency_benchmark_smoke_run(pipeline_repo, tmp_path):
     repo, _ = pipeline_repo
     out = tmp_path / "bench.json"
+    texts = tmp_path / "texts.json"
+    texts.write_text(json.dumps({"en": ENGLISH_SENTENCES[:3], "ko": KOREAN_SENTENCES[:2]}))
     command = [sys.executable, "-m", "benchmarks.latency", "--runs", "5", "--only", "detector,onnx_int8,pruned_int8",
-               "--models-root", str(repo), "--out", str(out), "--plot", str(tmp_path / "plot.png")]
+               "--models-root", str(repo), "--out", str(out), "--plot", str(tmp_path / "plot.png"),
+               "--texts", str(texts), "--profile", "onnx_int8"]
     printed = run(command, REPO_ROOT)
-    results = json.loads(out.read_text())["variants"]
+    report = json.loads(out.read_text())
+    results = report["variants"]
     assert list(results) == ["detector", "onnx_int8", "pruned_int8"]
     assert results["detector"]["speedup_1t"] == 1.0 and results["onnx_int8"]["p50_ms_2t"] > 0
     assert results["onnx_int8"]["roc_auc"] == json.loads((repo / "metrics/eval.json").read_text())["onnx_int8"]["roc_auc"]
     assert "onnx_int8" in printed and (tmp_path / "plot.png").stat().st_size > 0
+    # end to end on the given texts, and where one text's time goes
+    assert results["pruned_int8"]["e2e_ko_p95_ms_2t"] >= results["pruned_int8"]["e2e_ko_p50_ms_2t"] > 0
+    assert report["real_texts"] == {"en": 3, "ko": 2} and report["commit"]
+    operators = report["profile"]["onnx_int8"]["by_operator"]
+    assert "tokenizer" in operators and {"MatMulIntegerToFloat", "DynamicQuantizeMatMul"} & set(operators)
+    assert abs(sum(row["share"] for row in operators.values()) - 1) < 0.01
 
 
 def test_second_repro_reruns_nothing(pipeline_repo):
