@@ -26,7 +26,8 @@ def main() -> None:
     folder = Path(variants[0].folder)
     write_detector_files(folder, source.tokenizer, source.threshold)
     paths = {variant.kind: Path(variant.path) for variant in variants}
-    report = {"export": export_variants(source.model, paths, source.tokenizer.max_length, config.int4_block_size)}
+    report = {"export": export_variants(source.model, paths, source.tokenizer.max_length, config.int4_block_size,
+                                        config.fuse_skip_layer_norm)}
     source_logits = source.logits(val_texts)
     for variant in variants:
         logits = OnnxScorer(variant.path).logits(val_texts)

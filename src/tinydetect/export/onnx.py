@@ -6,7 +6,7 @@ and four graphs, one per kind (file names: `tinydetect.runtime.variants`):
 - `model_fixed.onnx`: fp32, fixed input shape (1, the tokenizer's length), plain ONNX ops only: the
   portable file for runtimes that want static shapes (mobile, browsers);
 - `model.onnx`: fp32, dynamic batch, optimised by ONNX Runtime's BERT optimizer (fused
-  attention, SkipLayerNorm, BiasGelu);
+  attention, BiasGelu; SkipLayerNorm only with `quantize.fuse_skip_layer_norm`);
 - `model_int8.onnx`: `model.onnx` with ORT dynamic INT8 (weights per tensor, activations
   quantized at run time);
 - `model_int4.onnx`: weight-only INT4 per block of every linear layer (ORT `MatMulNBits`),
@@ -48,8 +48,13 @@ def export(model: torch.nn.Module, path: str | Path, max_length: int, dynamic_ba
         )
 
 
-def optimize(source: str | Path, target: str | Path, num_heads: int, head_size: int, hidden_size: int) -> dict[str, int]:
+def optimize(source: str | Path, target: str | Path, num_heads: int, head_size: int, hidden_size: int,
+             fuse_skip_layer_norm: bool = False) -> dict[str, int]:
     """ORT's offline BERT fusions; returns how many of each fused op it made.
+
+    SkipLayerNormalization (residual add + LayerNorm in one op) is fused only when asked: on this CPU ONNX Runtime
+    1.31's kernel took 0.32 ms for one [1, 128, 312] tensor, 23% of the pruned INT8 model's time (ORT's profiler,
+    benchmarks/results/latency_fused_skip_layer_norm.json), and the unfused graph is faster (README, "Smaller and faster").
 
     ORT's `Attention` op assumes query/key/value as wide as the hidden state, which a
     pruned model no longer has (8 heads x 26 = 208 < 312): there, attention stays unfused
@@ -57,6 +62,7 @@ def optimize(source: str | Path, target: str | Path, num_heads: int, head_size: 
     """
     options = FusionOptions("bert")
     options.enable_attention = num_heads * head_size == hidden_size
+    options.enable_skip_layer_norm = fuse_skip_layer_norm
     optimized = optimize_model(
         str(source), model_type="bert", num_heads=num_heads if options.enable_attention else 0,
         hidden_size=hidden_size if options.enable_attention else 0, optimization_options=options,
@@ -85,7 +91,8 @@ def quantize_int4(source: str | Path, target: str | Path, block_size: int) -> di
     return {op: op_types.count(op) for op in ("MatMulNBits", "MatMul")}
 
 
-def export_variants(model: torch.nn.Module, paths: dict[str, Path], max_length: int, block_size: int) -> dict:
+def export_variants(model: torch.nn.Module, paths: dict[str, Path], max_length: int, block_size: int,
+                    fuse_skip_layer_norm: bool = False) -> dict:
     """Every ONNX kind of one source model, to `paths[kind]`; returns what the optimizer and the INT4 pass did.
 
     Kinds: `fixed`, `fp32` (fused), `int8` (from the fused graph), `int4` (from the plain one).
@@ -97,7 +104,7 @@ def export_variants(model: torch.nn.Module, paths: dict[str, Path], max_length: 
         plain = Path(scratch) / "plain.onnx"
         export(model, plain, max_length, dynamic_batch=True)
         head_size = config.hidden_size // config.num_attention_heads
-        fused = optimize(plain, paths["fp32"], heads, head_size, config.hidden_size)
+        fused = optimize(plain, paths["fp32"], heads, head_size, config.hidden_size, fuse_skip_layer_norm)
         int4_ops = quantize_int4(plain, paths["int4"], block_size)
     quantize_int8(paths["fp32"], paths["int8"])
     return {"fused_ops": fused, "int4_ops": int4_ops}
