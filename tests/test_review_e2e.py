@@ -87,21 +87,22 @@ def test_identical_rerun_changes_no_tracked_metric_but_timings(review_repo):
     Left out to keep the suite inside its 15-minute budget: the Core ML stages
     (`test_coreml.py::test_packages_are_byte_identical_across_runs` saves one package in two processes with
     different hash seeds and compares the bytes, which is what used to differ) and eval, whose outputs are scores of
-    the models checked here, and timings.
+    the models checked here, and timings; and mcu, whose C header `test_mcu.py::test_same_seed_same_c_header` builds
+    twice and compares.
     """
     repo = review_repo
     git_commit(repo, "prune more")
     before = output_hashes(repo)
     listed = subprocess.run([sys.executable, "-m", "dvc", "stage", "list", "--name-only"], cwd=repo, env=python_env(),
                             capture_output=True, text=True, check=True).stdout  # stdout only: warnings go to stderr
-    stages = [name for name in listed.split() if not name.startswith("coreml@") and name != "eval"]  # in order
-    assert {"synth", "train", "prune", "triton", "mcu"} <= set(stages)
+    stages = [name for name in listed.split() if not name.startswith("coreml@") and name not in ("eval", "mcu")]
+    assert {"synth", "train", "prune", "triton"} <= set(stages)  # in pipeline order
     log = run([sys.executable, "-m", "dvc", "repro", "--force", "--single-item", *stages], repo)  # same params and data
     assert set(stages_run(log)) == set(stages)
     after = output_hashes(repo)
     # every data file and model is bit-identical
     assert before == after, {path: (before.get(path), after.get(path)) for path in before if before.get(path) != after.get(path)}
-    assert "up to date" in run([sys.executable, "-m", "dvc", "status"], repo)  # Core ML, eval: their inputs did not move
+    assert "up to date" in run([sys.executable, "-m", "dvc", "status"], repo)  # Core ML, eval, mcu: inputs did not move
     diff = dvc_json(["metrics", "diff", "HEAD"], repo)
     moved = [key for keys in diff.values() for key in keys]
     assert all("latency" in key or key in TIMINGS for key in moved), moved
