@@ -39,7 +39,7 @@ from tritonclient.utils import InferenceServerException
 from benchmarks import REPO_ROOT
 from benchmarks.quality import commit
 from tinydetect.core.config import load_params
-from tinydetect.core.files import write_json
+from tinydetect.core.files import iter_jsonl, write_json
 from tinydetect.core.records import load_file
 from tinydetect.modeling.detector_folder import read_threshold
 from tinydetect.runtime.onnx_scorer import OnnxScorer
@@ -68,7 +68,7 @@ def predict_baseline(model: str, texts: list[str], folder: Path) -> tuple[dict, 
     subprocess.run([sys.executable, "-m", "tinydetect", "predict", "--model", model, str(source), "--output",
                     str(folder / "predicted.jsonl")], check=True, capture_output=True)
     seconds = time.perf_counter() - started
-    rows = [json.loads(line) for line in (folder / "predicted.jsonl").read_text().splitlines()]
+    rows = [row for _, row in iter_jsonl(folder / "predicted.jsonl")]
     timing = {"texts": len(texts), "seconds": round(seconds, 2), "texts_per_s": round(len(texts) / seconds, 1)}
     cut = read_threshold(Path(model).parent).for_texts(texts)
     return timing, Expected(texts, np.array([row["p_ai"] for row in rows]), [row["label"] for row in rows], cut)
@@ -98,7 +98,7 @@ def load_cell(server: ServerProcess, protocol: str, concurrency: int, expected: 
               seconds: float) -> dict:
     """`concurrency` closed-loop clients until `requests` are sent or `seconds` pass."""
     texts = expected.texts
-    url = server.http_url if protocol == "http" else server.grpc_url
+    url = server.url(protocol)
     counter, lock, deadline = iter(range(requests)), threading.Lock(), time.perf_counter() + seconds
     latencies, failures, differences, wrong = [], [], [], []
 

@@ -19,6 +19,7 @@ from tritonclient.utils import InferenceServerException
 from tinydetect.cli.main import main as tinydetect
 from tinydetect.core.config import ServeConfig
 from tinydetect.core.errors import UserError
+from tinydetect.core.files import iter_jsonl
 from tinydetect.runtime.onnx_scorer import OnnxScorer
 from tinydetect.runtime.variants import variant_named
 from tinydetect.serving import client as triton
@@ -45,12 +46,12 @@ def server(onnx_model, tmp_path_factory):
 def predicted(model: Path, texts: list[str], tmp_path: Path) -> list[dict]:
     (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
     tinydetect(["predict", "--model", str(model), str(tmp_path / "texts.txt"), "--output", str(tmp_path / "out.jsonl")])
-    return [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    return [row for _, row in iter_jsonl(tmp_path / "out.jsonl")]
 
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_served_scores_equal_predict(server, onnx_model, tmp_path, protocol):
-    url = server.http_url if protocol == "http" else server.grpc_url
+    url = server.url(protocol)
     p_ai, labels = triton.score(triton.connect(protocol, url), TEXTS[:MAX_BATCH])
     rest = [triton.score(triton.connect(protocol, url), [text]) for text in TEXTS[MAX_BATCH:]]
     p_ai = np.concatenate([p_ai, *[p for p, _ in rest]])
@@ -81,7 +82,7 @@ def test_bad_input_gets_a_400_naming_the_problem(server, kind):
 
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_a_wrong_tensor_name_or_type_is_refused(server, protocol):
-    client = triton.connect(protocol, server.http_url if protocol == "http" else server.grpc_url)
+    client = triton.connect(protocol, server.url(protocol))
     with pytest.raises(InferenceServerException, match="unexpected inference input 'texts'") as wrong_name:
         client.infer("tinydetect", [triton.text_input(client, ["a"], name="texts")])
     module = type(client).__module__.rsplit(".", 1)[0]

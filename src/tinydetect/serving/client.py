@@ -11,10 +11,10 @@ import tritonclient.http as triton_http
 from tinydetect.serving.repository import SERVED_MODEL
 
 
-def connect(protocol: str, url: str, concurrency: int = 1):
-    """An HTTP client (`concurrency` connections for async requests) or a gRPC client."""
+def connect(protocol: str, url: str):
+    """An HTTP client or a gRPC client (each used from one thread)."""
     if protocol == "http":
-        return triton_http.InferenceServerClient(url, concurrency=concurrency, network_timeout=120)
+        return triton_http.InferenceServerClient(url, network_timeout=120)
     return triton_grpc.InferenceServerClient(url)
 
 

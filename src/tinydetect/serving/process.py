@@ -34,6 +34,10 @@ class ServerProcess:
     def grpc_url(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
+    def url(self, protocol: str) -> str:
+        """Where a client of `protocol` ("http" or "grpc") connects."""
+        return self.http_url if protocol == "http" else self.grpc_url
+
     def get(self, path: str, port: int | None = None) -> tuple[int, str]:
         """(status, body) of a GET on the server, e.g. `/v2/health/ready`; (0, error) when nothing answers."""
         url = f"http://127.0.0.1:{port or self.http_port}{path}"
@@ -86,7 +90,7 @@ def launch(model: str | Path, log: Path, *flags: str, ports: tuple[int, int, int
     while not server.ready():
         if process.poll() is not None or time.monotonic() > deadline:
             server.stop()
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+            tail = "\n".join(log.read_text(errors="replace").split("\n")[-15:])
             raise RuntimeError(f"`tinydetect serve` did not become ready (exit {process.poll()}):\n{tail}")
         time.sleep(0.2)
     return server

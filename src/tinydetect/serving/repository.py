@@ -19,7 +19,7 @@ from tinydetect.core.errors import UserError, first_line
 from tinydetect.core.files import write_text
 from tinydetect.core.records import LABELS
 from tinydetect.runtime.onnx_scorer import onnx_session
-from tinydetect.runtime.variants import Variant, variant_named
+from tinydetect.runtime.variants import Variant, variants_made_by
 
 CONFIG_FILE = "config.pbtxt"
 SERVED_MODEL = "tinydetect"
@@ -30,9 +30,7 @@ ORT_TO_TRITON = {"tensor(int64)": triton_config.TYPE_INT64, "tensor(float)": tri
 
 def served_variant(config: ServeConfig) -> Variant:
     """The registry's ONNX variant that `serve.source` and `serve.onnx_kind` name (`pruned_onnx_int8`, ...)."""
-    prefix = "" if config.source == "detector" else f"{config.source}_"
-    suffix = "" if config.onnx_kind == "fp32" else f"_{config.onnx_kind}"
-    return variant_named(f"{prefix}onnx{suffix}")
+    return next(variant for variant in variants_made_by("onnx", config.source) if variant.kind == config.onnx_kind)
 
 
 def _batching(model: triton_config.ModelConfig, config: ServeConfig) -> None:
