@@ -1,4 +1,4 @@
-"""pretrain: train split + data/unlabelled/ -> models/pretrained/ (an MLM-trained encoder) + metrics/pretrain.json."""
+"""pretrain: train split + data/unlabelled/ -> models/encoders/fixed/ (an MLM-trained encoder) + metrics/pretrain.json."""
 
 from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
@@ -21,7 +21,7 @@ def main() -> None:
                       params["base"].seed)
     if not is_main_process():  # under torchrun every process ends with the same model: one writes it
         return
-    result.model.save_pretrained("models/pretrained")
+    result.model.save_pretrained("models/encoders/fixed")
     write_json("metrics/pretrain.json", {
         "texts": result.texts,
         "train_split_texts": len(split_texts),

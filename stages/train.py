@@ -1,4 +1,5 @@
-"""train: data/split + models/tokenizer + models/pretrained (+ models/teacher) -> models/detector/ + DVCLive logs."""
+"""train: data/split + models/tokenizer + models/encoders/<model.source> (+ models/teacher) -> models/detector/
++ DVCLive logs."""
 
 from dvclive import Live
 
@@ -19,6 +20,13 @@ def teacher_labels(path: str) -> dict[str, float] | None:
     return labels or None
 
 
+def start_from(source: str) -> dict[str, str]:
+    """Where the encoder comes from: only the folder of `model.source` is a dep of this stage (dvc.yaml), so a new
+    SuperNet or search does not retrain a fixed-shape detector."""
+    folder = f"models/encoders/{source}"
+    return {"searched": folder} if source == "searched" else {"pretrained": folder}
+
+
 def logging_callbacks() -> list:
     """DVCLive logging, from the one process that writes the outputs (under torchrun, rank 0)."""
     if not is_main_process():
@@ -33,7 +41,7 @@ def main() -> None:
     data = TrainingData(tokenizer, train_records, load_file("data/split/val.jsonl"),
                         augmented_teacher(teacher_labels("models/teacher/soft_labels.jsonl"), train_records))
     result = train(params["model"], params["train"], data, seed=params["base"].seed, callbacks=logging_callbacks(),
-                   threshold=policy_threshold(params["eval"]), pretrained="models/pretrained")
+                   threshold=policy_threshold(params["eval"]), **start_from(params["model"].source))
     if not is_main_process():  # under torchrun every process ends with the same model: one writes it
         return
     result.detector.save("models/detector")
@@ -48,6 +56,7 @@ def main() -> None:
         "val_true_positive_rate": round(result.val_true_positive_rate, 6),
         "vocab_size": tokenizer.vocab_size,
         "distilled_from": params["train"].teacher,
+        "source": params["model"].source,  # fixed: the shape in params; searched: the NAS sub-network
         "processes": world_size(),
     })
 

@@ -90,6 +90,11 @@ TINY_PARAMS = {
     "coreml": {"max_label_disagreement": 1.0, "calibration_texts": 4, "variants": ["fp16", "int4"]},
     "eval": {"latency_texts": 5},
     "mcu": {"buckets": 64, "hidden_sizes": [8, 4], "epochs": 3, "finetune_epochs": 1, "qat_epochs": 1, "simulator_texts": 3},
+    # the NAS stages on a space around the tiny shape (head size 16), and the searched sub-network trained on
+    "supernet": {"max_layers": 2, "hidden_sizes": [16, 32], "head_size": 16, "ffn_min": 16, "ffn_max": 64, "ffn_step": 16,
+                 "mlm_epochs": 1, "epochs": 1, "batch_size": 16},
+    "latency": {"samples": 6, "runs": 3},
+    "search": {"latency_ms": 100.0, "population": 3, "generations": 2, "parents": 2},
 }
 
 

@@ -5,12 +5,14 @@ import shutil
 import subprocess
 import sys
 
+import yaml
+
 from tinydetect.runtime.variants import SOURCES, VARIANTS
 from tinydetect.testing.workspace import python_env
 
 from .conftest import ENGLISH_SENTENCES, KOREAN_SENTENCES, REPO_ROOT, TINY_PARAMS, run
 
-STAGES = ["synth", "split", "tokenizer", "pretrain", "teacher", "train", "prune", *(f"{stage}@{source}" for stage in ("quantize", "onnx", "coreml")
+STAGES = ["synth", "split", "tokenizer", "pretrain", "supernet", "latency", "search", "pareto", "extract", "teacher", "train", "prune", *(f"{stage}@{source}" for stage in ("quantize", "onnx", "coreml")
                                                              for source in SOURCES), "eval"]
 COREML_BUILT = [v for v in VARIANTS if v.format == "coreml" and v.kind in TINY_PARAMS["coreml"]["variants"]]
 NOT_BUILT = {v.name for v in VARIANTS if v.format == "coreml"} - {v.name for v in COREML_BUILT}  # not asked for
@@ -61,6 +63,41 @@ def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
     assert json.loads((repo / "models/detector/tokenizer_config.json").read_text())["max_length"] == 48  # the branch's
     assert set(json.loads((repo / "metrics/train.json").read_text())["fusion"]) == {"encoder_weight", "branch_weight", "offset"}
     assert (repo / "dvc.lock").exists()
+    check_architecture_search(repo)
+
+
+def check_architecture_search(repo):
+    latency = json.loads((repo / "metrics/latency.json").read_text())
+    assert latency["sub_networks_measured"] == 6 and latency["held_out_mape"] >= 0
+    assert latency["measured_ms"]["slowest"] > latency["measured_ms"]["fastest"] > 0
+    search = json.loads((repo / "metrics/search.json").read_text())
+    assert search["evaluated_per_method"] == 6 and search["best"]["predicted_latency_ms"] <= 100.0
+    pareto = json.loads((repo / "metrics/pareto.json").read_text())
+    assert pareto["hand-made"]["label"] == "L1 H32 A2 F64" and 0 <= pareto["hand-made"]["val_roc_auc"] <= 1
+    assert pareto["pruned"]["label"] == "L1 H32 A1 F48" and pareto["pruned"]["measured_ms"] > 0
+    header = (repo / "plots/search/pareto.csv").read_text().splitlines()[0]
+    assert {"method", "predicted_latency_ms", "val_roc_auc", "pareto"} <= set(header.split(","))
+    progress = (repo / "plots/search/progress.csv").read_text().splitlines()
+    assert progress[0] == "evaluated,best_val_roc_auc_random,best_val_roc_auc_evolutionary" and len(progress) == 7
+
+
+def test_searched_source_trains_the_sub_network_the_search_chose(pipeline_repo, tmp_path):
+    source, _ = pipeline_repo
+    repo = tmp_path / "repo"
+    shutil.copytree(source, repo, symlinks=True)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["model"]["source"] = "searched"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    status = json.loads(subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=repo, env=python_env(),
+                                       capture_output=True, text=True, check=True).stdout)  # warnings go to stderr
+    assert "train" in status and not {"supernet", "latency", "search", "extract"} & set(status)  # only the start moved
+    run([sys.executable, "-m", "dvc", "repro", "--single-item", "train"], repo)
+    chosen = json.loads((repo / "models/search/best.json").read_text())
+    config = json.loads((repo / "models/detector/config.json").read_text())
+    assert (config["num_hidden_layers"], config["hidden_size"]) == (chosen["layers"], chosen["hidden"])
+    assert (config["layer_heads"], config["layer_intermediate_sizes"]) == (chosen["heads"], chosen["ffn"])
+    assert config["lexical_buckets"] == 512  # the lexical branch of `model:` joined it
+    assert json.loads((repo / "metrics/train.json").read_text())["source"] == "searched"
 
 
 def test_latency_benchmark_smoke_run(pipeline_repo, tmp_path):

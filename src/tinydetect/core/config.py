@@ -131,6 +131,10 @@ class ModelConfig(_Section):
     lexical_max_length: int = Field(
         512, ge=8, description="tokens the lexical branch reads (BERT reads the first max_length of them)"
     )
+    source: Literal["fixed", "searched"] = Field(
+        "fixed", description="fixed: train the shape above from models/encoders/fixed (pretrain); searched: the "
+        "sub-network the search stage chose under search.latency_ms, models/encoders/searched (extract)"
+    )
 
     @property
     def input_length(self) -> int:
@@ -300,6 +304,62 @@ class MCUConfig(_Section):
         return self
 
 
+class SupernetConfig(_Section):
+    """The AutoTinyBERT SuperNet (the `supernet` stage): its search space and how it is trained."""
+
+    min_layers: int = Field(1, ge=1)
+    max_layers: int = Field(4, ge=1)
+    hidden_sizes: list[int] = Field([104, 156, 208, 260, 312], min_length=1, description="multiples of head_size")
+    head_size: int = Field(26, ge=1, description="every head's width: a layer of hidden h has at most h / head_size heads")
+    ffn_min: int = Field(104, ge=1)
+    ffn_max: int = Field(1248, ge=1)
+    ffn_step: int = Field(104, ge=1, description="FFN widths the searches sample: ffn_min, ffn_min + step, ... ffn_max")
+    mlm_epochs: int = Field(1, ge=0, description="masked-language-model epochs on the pretrain corpus (0: none)")
+    epochs: int = Field(6, ge=1, description="epochs on the detection task")
+    random_subnets: int = Field(1, ge=0, description="sandwich rule: random sub-networks per step beside the "
+                                "largest and the smallest")
+    learning_rate: float = Field(1e-3, gt=0)
+    batch_size: int = Field(32, ge=1)
+    mlm_probability: float = Field(0.15, gt=0, lt=1)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SupernetConfig:
+        if self.min_layers > self.max_layers:
+            raise ValueError(f"min_layers {self.min_layers} is above max_layers {self.max_layers}")
+        odd = [size for size in self.hidden_sizes if size % self.head_size]
+        if odd:
+            raise ValueError(f"hidden_sizes {odd} are not multiples of head_size {self.head_size}")
+        if self.ffn_min > self.ffn_max:
+            raise ValueError(f"ffn_min {self.ffn_min} is above ffn_max {self.ffn_max}")
+        return self
+
+
+class LatencyConfig(_Section):
+    """The `latency` stage: sub-networks timed as ONNX INT8 on this machine, and the predictor fitted on them."""
+
+    samples: int = Field(40, ge=4, description="sub-networks measured (the paper: a few hundred; see README)")
+    held_out_fraction: float = Field(0.25, gt=0, lt=1, description="measured sub-networks the predictor never "
+                                     "sees: its error is reported on them")
+    runs: int = Field(30, ge=3, description="timed runs per sub-network (the median is kept)")
+    predictor: Literal["auto", "mlp", "linear"] = Field(
+        "auto", description="mlp: the paper's small MLP; linear: least squares on the cost features; auto: the one "
+        "with the lower cross-validated error on the training sub-networks")
+
+
+class SearchConfig(_Section):
+    """The `search` stage: the best sub-network under a latency budget, by the SuperNet's inherited weights."""
+
+    latency_ms: float = Field(4.0, gt=0, description="budget: predicted ms per text, ONNX INT8, 1 thread, batch 1")
+    population: int = Field(12, ge=2)
+    generations: int = Field(6, ge=1)
+    parents: int = Field(4, ge=1, description="the best this many of a generation breed the next")
+    mutation_probability: float = Field(0.3, gt=0, le=1)
+    crossover_fraction: float = Field(0.5, ge=0, le=1, description="share of children made by crossover, the "
+                                      "rest by mutation")
+
+
 SECTIONS: dict[str, type[_Section]] = {
     "base": BaseConfig,
     "synth": SynthConfig,
@@ -314,6 +374,9 @@ SECTIONS: dict[str, type[_Section]] = {
     "eval": EvalConfig,
     "mcu": MCUConfig,
     "serve": ServeConfig,
+    "supernet": SupernetConfig,
+    "latency": LatencyConfig,
+    "search": SearchConfig,
 }
 
 SectionT = TypeVar("SectionT", bound=_Section)

@@ -71,6 +71,26 @@ def optimize(source: str | Path, target: str | Path, num_heads: int, head_size: 
     return {name: count for name, count in optimized.get_fused_operator_statistics().items() if count}
 
 
+def optimize_detector(model: torch.nn.Module, source: str | Path, target: str | Path,
+                      fuse_skip_layer_norm: bool) -> dict[str, int]:
+    """`optimize` with the detector's shape: attention fused only where every layer keeps all its heads (a
+    searched sub-network may narrow some layers and not others; ORT's fusion takes one head count)."""
+    config = model.config
+    layer_heads = [layer.attention.self.num_attention_heads for layer in model.bert.encoder.layer]
+    heads = config.num_attention_heads if set(layer_heads) == {config.num_attention_heads} else 0
+    head_size = config.hidden_size // config.num_attention_heads
+    return optimize(source, target, heads, head_size, config.hidden_size, fuse_skip_layer_norm)
+
+
+def export_int8(model: torch.nn.Module, path: str | Path, max_length: int, fuse_skip_layer_norm: bool) -> None:
+    """Only the dynamic-batch INT8 graph, made as `export_variants` makes it (the NAS latency stage times it)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        plain, fused = Path(scratch) / "plain.onnx", Path(scratch) / "fused.onnx"
+        export(model, plain, max_length, dynamic_batch=True)
+        optimize_detector(model, plain, fused, fuse_skip_layer_norm)
+        quantize_int8(fused, path)
+
+
 def quantize_int8(source: str | Path, target: str | Path) -> None:
     quantize_dynamic(
         str(source), str(target), weight_type=QuantType.QInt8,
@@ -97,14 +117,11 @@ def export_variants(model: torch.nn.Module, paths: dict[str, Path], max_length: 
 
     Kinds: `fixed`, `fp32` (fused), `int8` (from the fused graph), `int4` (from the plain one).
     """
-    config = model.config
-    heads = model.bert.encoder.layer[0].attention.self.num_attention_heads
     export(model, paths["fixed"], max_length, dynamic_batch=False)
     with tempfile.TemporaryDirectory() as scratch:
         plain = Path(scratch) / "plain.onnx"
         export(model, plain, max_length, dynamic_batch=True)
-        head_size = config.hidden_size // config.num_attention_heads
-        fused = optimize(plain, paths["fp32"], heads, head_size, config.hidden_size, fuse_skip_layer_norm)
+        fused = optimize_detector(model, plain, paths["fp32"], fuse_skip_layer_norm)
         int4_ops = quantize_int4(plain, paths["int4"], block_size)
     quantize_int8(paths["fp32"], paths["int8"])
     return {"fused_ops": fused, "int4_ops": int4_ops}

@@ -116,6 +116,22 @@ def build_model(config: ModelConfig, vocab_size: int, seed: int) -> DetectorMode
     return DetectorModel(bert_config)
 
 
+def build_searched_model(config: ModelConfig, directory: str | Path, seed: int) -> DetectorModel:
+    """The sub-network the NAS `extract` stage wrote (its shape and its SuperNet weights), with the lexical branch
+    and dropout of `config` (the branch is fitted afresh by `train`)."""
+    with unreadable_model_is_a_user_error(directory):
+        searched = DetectorModel.from_pretrained(directory)
+    bert_config = searched.config
+    bert_config.update({"lexical_buckets": config.lexical_buckets, "hidden_dropout_prob": config.hidden_dropout_prob,
+                        "attention_probs_dropout_prob": config.attention_probs_dropout_prob})
+    torch.manual_seed(seed)
+    model = DetectorModel(bert_config)
+    missing, unexpected = model.load_state_dict(searched.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("lexical.") for key in missing):
+        raise ValueError(f"{directory}: the searched sub-network does not load (missing {missing}, unexpected {unexpected})")
+    return model
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     return sum(parameter.numel() for parameter in model.parameters())
 

@@ -29,7 +29,14 @@ from tinydetect.evaluation.metrics import probability_ai
 from tinydetect.evaluation.threshold import Threshold, threshold_from_val
 from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer
 from tinydetect.modeling.lexical import fuse
-from tinydetect.modeling.model import Detector, build_model, lexical_branch_detached, margin_parts, predict_logits
+from tinydetect.modeling.model import (
+    Detector,
+    build_model,
+    build_searched_model,
+    lexical_branch_detached,
+    margin_parts,
+    predict_logits,
+)
 from tinydetect.modeling.pretraining import load_pretrained_encoder
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
@@ -130,12 +137,17 @@ def train(
     callbacks: Sequence = (),
     threshold: ThresholdChoice = F1_THRESHOLD,
     pretrained: str | Path | None = None,
+    searched: str | Path | None = None,
 ) -> TrainResult:
-    """Train the detector (from the pre-trained encoder in `pretrained`, else from random weights),
-    keep the best epoch by val ROC-AUC, and choose the threshold on val with `threshold`."""
-    model = build_model(model_config, vocab_size=data.tokenizer.vocab_size, seed=seed)
-    if pretrained is not None:
-        load_pretrained_encoder(model, pretrained)
+    """Train the detector (the NAS sub-network in `searched`, else the fixed shape from the pre-trained encoder in
+    `pretrained`, else from random weights), keep the best epoch by val ROC-AUC, and choose the threshold on val
+    with `threshold`."""
+    if searched is not None:
+        model = build_searched_model(model_config, searched, seed)
+    else:
+        model = build_model(model_config, vocab_size=data.tokenizer.vocab_size, seed=seed)
+        if pretrained is not None:
+            load_pretrained_encoder(model, pretrained)
     if model.lexical is not None:
         model.lexical.fit(train_counts(model, data), _labels(data.train), train_config.lexical_c, seed)
     return fit(model, train_config, data, seed, callbacks, threshold)
