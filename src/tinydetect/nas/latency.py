@@ -14,6 +14,7 @@ relative) or a non-negative least-squares line over the same features (time is c
 
 from __future__ import annotations
 
+import logging
 import random
 import tempfile
 from collections.abc import Callable, Sequence
@@ -71,7 +72,13 @@ def sample_to_measure(space: SearchSpace, count: int, seed: int) -> list[Archite
 
 
 def measure_all(archs: Sequence[Architecture], measure_one: Callable[[Architecture], float]) -> list[float]:
-    return [measure_one(arch) for arch in tqdm(archs, desc="latency: sub-networks timed", unit="net")]
+    """`measure_one` of each, under a progress bar. ONNX Runtime's quantizer logs a few dozen INFO lines per graph
+    on the root logger, which would bury the bar: INFO is off while it runs."""
+    logging.disable(logging.INFO)
+    try:
+        return [measure_one(arch) for arch in tqdm(archs, desc="latency: sub-networks timed", unit="net")]
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _mlp(seed: int):
