@@ -38,7 +38,7 @@ from benchmarks.quality import apply_overrides, commit, run_folder, write_user_d
 from tinydetect.core.files import write_json
 from tinydetect.core.records import load_file
 from tinydetect.evaluation.latency import time_calls
-from tinydetect.modeling.model import Detector
+from tinydetect.modeling.model import Detector, margin_parts
 from tinydetect.runtime.onnx_scorer import OnnxScorer, onnx_session
 from tinydetect.testing.workspace import copy_sources, python_env
 
@@ -85,6 +85,17 @@ def test_roc_auc(workdir: Path, scorer) -> float:
     return round(float(roc_auc_score(labels, scorer.probability_ai([record.text for record in records]))), 6)
 
 
+def parts_roc_auc(workdir: Path, detector: Detector) -> dict[str, float]:
+    """Test ROC-AUC of the encoder alone and of the lexical branch alone: the architecture only shapes the first."""
+    if detector.model.lexical is None:
+        return {}
+    records = load_file(workdir / "data/split/test.jsonl")
+    encoder, branch = margin_parts(detector.model, detector.tokenizer, [record.text for record in records])
+    labels = [record.label_int for record in records]
+    return {"encoder_test_roc_auc": round(float(roc_auc_score(labels, encoder)), 6),
+            "lexical_branch_test_roc_auc": round(float(roc_auc_score(labels, branch)), 6)}
+
+
 def score_models(workdir: Path, names: dict[str, str]) -> dict[str, dict]:
     """Test ROC-AUC (and ONNX INT8 latency) of the detector folders and ONNX files named."""
     rows = {}
@@ -96,7 +107,8 @@ def score_models(workdir: Path, names: dict[str, str]) -> dict[str, dict]:
         else:
             detector = Detector.load(path)
             config = detector.model.config
-            rows[name] = {"test_roc_auc": test_roc_auc(workdir, detector), "parameters":
+            rows[name] = {"test_roc_auc": test_roc_auc(workdir, detector), **parts_roc_auc(workdir, detector),
+                          "parameters":
                           sum(p.numel() for p in detector.model.parameters()),
                           "shape": {"layers": config.num_hidden_layers, "hidden": config.hidden_size,
                                     "heads": getattr(config, "layer_heads", None), "ffn":
@@ -111,12 +123,29 @@ def search_summary(workdir: Path) -> dict:
                                   for column in progress.columns if column != "evaluated"}}
 
 
+def snapshot(workdir: Path, name: str) -> Path:
+    """Where a run's detector is copied before the next run retrains `models/detector` (`--rescore` reads it)."""
+    return workdir.parent / f"{workdir.name}-{name}"
+
+
+def rescore(workdir: Path) -> None:
+    """Score the kept detectors again (the same test split) into the results, e.g. after a new column was added."""
+    out = REPO_ROOT / "benchmarks/results/nas.json"
+    result = json.loads(out.read_text())
+    folders = {("fixed", "detector"): snapshot(workdir, "fixed-detector"), ("fixed", "pruned"): workdir / "models/pruned",
+               **{(name, "detector"): snapshot(workdir, name) for name in ("searched_at_pruned", "searched_at_half")}}
+    for (run, model), folder in folders.items():
+        if run in result and folder.exists():
+            result[run][model] |= parts_roc_auc(workdir, Detector.load(folder))
+    write_json(out, result)
+    print_table(result)
+
+
 def run_searched(workdir: Path, name: str, budget_ms: float) -> dict:
     set_params(workdir, model__source="searched", search__latency_ms=round(budget_ms, 4))
     minutes = dvc_repro(workdir, TARGETS["searched"])
     scored = score_models(workdir, {"detector": "models/detector", "onnx_int8": "models/onnx/detector/model_int8.onnx"})
-    snapshot = workdir.parent / f"{workdir.name}-{name}"  # the detector, for a later look
-    shutil.copytree(workdir / "models/detector", snapshot, dirs_exist_ok=True)
+    shutil.copytree(workdir / "models/detector", snapshot(workdir, name), dirs_exist_ok=True)
     return {"budget_ms": round(budget_ms, 4), "minutes": round(minutes, 2), "search": search_summary(workdir),
             "train": json.loads((workdir / "metrics/train.json").read_text()), **scored}
 
@@ -126,7 +155,12 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="run in this folder and keep it (default: a temporary one)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="params override, repeatable, after the real settings: " + " ".join(REAL_SETTINGS))
+    parser.add_argument("--rescore", action="store_true", help="with --keep DIR of a finished run: score its kept "
+                        "detectors again into benchmarks/results/nas.json (no training)")
     args = parser.parse_args()
+    if args.rescore:
+        rescore(args.keep)
+        return
     workdir = run_folder("nas", "l2r", args.keep)
     if workdir is None:
         return
@@ -136,6 +170,7 @@ def main() -> None:
     params = apply_overrides(workdir / "params.yaml", REAL_SETTINGS + args.set)
     # the latency stage first, while nothing else runs: it times sub-networks
     minutes = dvc_repro(workdir, ["latency"]) + dvc_repro(workdir, TARGETS["fixed"])
+    shutil.copytree(workdir / "models/detector", snapshot(workdir, "fixed-detector"), dirs_exist_ok=True)
     fixed = score_models(workdir, {"detector": "models/detector", "pruned": "models/pruned",
                                    "onnx_int8": "models/onnx/detector/model_int8.onnx",
                                    "pruned_onnx_int8": "models/onnx/pruned/model_int8.onnx"})
