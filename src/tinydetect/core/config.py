@@ -318,7 +318,7 @@ class SupernetConfig(_Section):
     epochs: int = Field(6, ge=1, description="epochs on the detection task")
     random_subnets: int = Field(1, ge=0, description="sandwich rule: random sub-networks per step beside the "
                                 "largest and the smallest")
-    learning_rate: float = Field(1e-3, gt=0)
+    learning_rate: float = Field(5e-4, gt=0, description="1e-3 left the large sub-networks near chance (README)")
     batch_size: int = Field(32, ge=1)
     mlm_probability: float = Field(0.15, gt=0, lt=1)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
