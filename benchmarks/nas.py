@@ -22,9 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -34,13 +31,13 @@ import yaml
 from sklearn.metrics import roc_auc_score
 
 from benchmarks import REPO_ROOT
-from benchmarks.quality import apply_overrides, commit, run_folder, write_user_data
+from benchmarks.quality import apply_overrides, commit, detector_parts, run_folder, run_pipeline, write_user_data
 from tinydetect.core.files import write_json
 from tinydetect.core.records import load_file
 from tinydetect.evaluation.latency import time_calls
-from tinydetect.modeling.model import Detector, margin_parts
+from tinydetect.modeling.model import Detector, count_parameters
 from tinydetect.runtime.onnx_scorer import OnnxScorer, onnx_session
-from tinydetect.testing.workspace import copy_sources, python_env
+from tinydetect.testing.workspace import copy_sources
 
 # the real settings (README, "Architecture search"); the demo's params.yaml keeps `make repro` short
 REAL_SETTINGS = [
@@ -48,18 +45,6 @@ REAL_SETTINGS = [
     "search.population=16", "search.generations=8",
 ]
 TARGETS = {"fixed": ["pareto", "onnx@detector", "onnx@pruned"], "searched": ["onnx@detector"]}
-
-
-def dvc_repro(workdir: Path, targets: list[str]) -> float:
-    """`dvc repro` of `targets` (and what they need) in the work folder's own git repo; returns minutes."""
-    if not (workdir / ".git").exists():
-        for git_command in (["init", "-q"], ["add", "-A"],
-                            ["-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "benchmark"]):
-            subprocess.run(["git", *git_command], cwd=workdir, check=True)
-    started = time.perf_counter()
-    env = python_env() | {"PYTHONPATH": str(workdir / "src")}  # the copied sources, not the checkout's
-    subprocess.run([sys.executable, "-m", "dvc", "repro", *targets], cwd=workdir, check=True, env=env)
-    return (time.perf_counter() - started) / 60
 
 
 def set_params(workdir: Path, **dotted: object) -> None:
@@ -87,13 +72,8 @@ def test_roc_auc(workdir: Path, scorer) -> float:
 
 def parts_roc_auc(workdir: Path, detector: Detector) -> dict[str, float]:
     """Test ROC-AUC of the encoder alone and of the lexical branch alone: the architecture only shapes the first."""
-    if detector.model.lexical is None:
-        return {}
-    records = load_file(workdir / "data/split/test.jsonl")
-    encoder, branch = margin_parts(detector.model, detector.tokenizer, [record.text for record in records])
-    labels = [record.label_int for record in records]
-    return {"encoder_test_roc_auc": round(float(roc_auc_score(labels, encoder)), 6),
-            "lexical_branch_test_roc_auc": round(float(roc_auc_score(labels, branch)), 6)}
+    parts = detector_parts(workdir, detector)
+    return {f"{part}_test_roc_auc": parts[part] for part in ("encoder", "lexical_branch") if part in parts}
 
 
 def score_models(workdir: Path, names: dict[str, str]) -> dict[str, dict]:
@@ -108,8 +88,7 @@ def score_models(workdir: Path, names: dict[str, str]) -> dict[str, dict]:
             detector = Detector.load(path)
             config = detector.model.config
             rows[name] = {"test_roc_auc": test_roc_auc(workdir, detector), **parts_roc_auc(workdir, detector),
-                          "parameters":
-                          sum(p.numel() for p in detector.model.parameters()),
+                          "parameters": count_parameters(detector.model),
                           "shape": {"layers": config.num_hidden_layers, "hidden": config.hidden_size,
                                     "heads": getattr(config, "layer_heads", None), "ffn":
                                     getattr(config, "layer_intermediate_sizes", None)}}
@@ -143,7 +122,7 @@ def rescore(workdir: Path) -> None:
 
 def run_searched(workdir: Path, name: str, budget_ms: float) -> dict:
     set_params(workdir, model__source="searched", search__latency_ms=round(budget_ms, 4))
-    minutes = dvc_repro(workdir, TARGETS["searched"])
+    minutes = run_pipeline(workdir, TARGETS["searched"])
     scored = score_models(workdir, {"detector": "models/detector", "onnx_int8": "models/onnx/detector/model_int8.onnx"})
     shutil.copytree(workdir / "models/detector", snapshot(workdir, name), dirs_exist_ok=True)
     return {"budget_ms": round(budget_ms, 4), "minutes": round(minutes, 2), "search": search_summary(workdir),
@@ -169,7 +148,7 @@ def main() -> None:
     texts = write_user_data("l2r", workdir / "data/real")
     params = apply_overrides(workdir / "params.yaml", REAL_SETTINGS + args.set)
     # the latency stage first, while nothing else runs: it times sub-networks
-    minutes = dvc_repro(workdir, ["latency"]) + dvc_repro(workdir, TARGETS["fixed"])
+    minutes = run_pipeline(workdir, ["latency"]) + run_pipeline(workdir, TARGETS["fixed"])
     shutil.copytree(workdir / "models/detector", snapshot(workdir, "fixed-detector"), dirs_exist_ok=True)
     fixed = score_models(workdir, {"detector": "models/detector", "pruned": "models/pruned",
                                    "onnx_int8": "models/onnx/detector/model_int8.onnx",

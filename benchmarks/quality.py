@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -86,8 +87,9 @@ def apply_overrides(params_path: Path, overrides: list[str]) -> dict:
     return params
 
 
-def run_pipeline(workdir: Path) -> float:
-    """`dvc repro` in a fresh git repo (DVCLive needs a commit); returns minutes.
+def run_pipeline(workdir: Path, targets: Sequence[str] = ()) -> float:
+    """`dvc repro` (of `targets` and what they need; all stages when none) in a fresh git repo (DVCLive needs a
+    commit); returns minutes.
 
     A `--keep` folder of an earlier run keeps its repo, so `dvc repro` there resumes: only stages whose code,
     params or data changed run again (committing its files again would put DVC's outputs in git).
@@ -100,7 +102,7 @@ def run_pipeline(workdir: Path) -> float:
     # the stages import the copied sources, not the checkout's (the venv's editable install): editing
     # the checkout during an hour-long run must not change the code that run measures
     env = python_env() | {"PYTHONPATH": str(workdir / "src")}
-    subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workdir, check=True, env=env)
+    subprocess.run([sys.executable, "-m", "dvc", "repro", *targets], cwd=workdir, check=True, env=env)
     return (time.perf_counter() - started) / 60
 
 
@@ -120,13 +122,13 @@ def detector_scores(workdir: Path) -> dict[str, list[dict]]:
     return scores
 
 
-def detector_parts(workdir: Path) -> dict:
+def detector_parts(workdir: Path, detector: Detector | None = None) -> dict:
     """Test ROC-AUC of the detector's encoder alone, its lexical branch alone, and the two fused (what ships).
 
     The fused logit margin is a * encoder + b * branch + c (`modeling.lexical.fuse`), each part read
-    off the shipped model by `margin_parts`.
+    off the shipped model by `margin_parts`. `detector`: another one than the run's `models/detector`.
     """
-    detector = Detector.load(workdir / "models/detector")
+    detector = detector or Detector.load(workdir / "models/detector")
     if detector.model.lexical is None:
         return {}
     records = load_file(workdir / "data/split/test.jsonl")
