@@ -27,7 +27,7 @@ def main() -> None:
     write_detector_files(folder, source.tokenizer, source.threshold)
     paths = {variant.kind: Path(variant.path) for variant in variants}
     report = {"export": export_variants(source.model, paths, source.tokenizer.max_length, config.int4_block_size,
-                                        config.fuse_skip_layer_norm)}
+                                        config.fuse_skip_layer_norm, config.dynamic_length)}
     source_logits = source.logits(val_texts)
     for variant in variants:
         logits = OnnxScorer(variant.path).logits(val_texts)

@@ -93,7 +93,7 @@ def onnx_folder(detector, tmp_path_factory):
     folder = tmp_path_factory.mktemp("onnx")
     detector.save(folder)
     paths = {kind: folder / f"{kind}.onnx" for kind in ("fixed", "fp32", "int8", "int4")}
-    report = onnx_export.export_variants(detector.model, paths, max_length=32, block_size=16)
+    report = onnx_export.export_variants(detector.model, paths, max_length=32, block_size=16, dynamic_length=True)
     return folder, report["fused_ops"], report["int4_ops"]
 
 
@@ -115,6 +115,31 @@ def test_onnx_graphs_have_the_promised_shapes_and_ops(onnx_folder):
     assert int4_ops["MatMulNBits"] == 2 * 6  # q, k, v, attention out, FFN in, FFN out per layer
     int8_ops = {node.op_type for node in onnx.load(str(folder / "int8.onnx")).graph.node}
     assert int8_ops & {"DynamicQuantizeMatMul", "MatMulInteger", "QAttention"}
+
+
+@pytest.mark.parametrize("kind", ["fp32", "int8", "int4"])
+def test_dynamic_length_graphs_score_a_text_unpadded_as_they_score_it_padded(detector, onnx_folder, kind):
+    """quantize.dynamic_length: the scorer sends each batch padded to its longest text, and padding changes no logit."""
+    folder, _, _ = onnx_folder
+    scorer = load_scorer(folder / f"{kind}.onnx")
+    assert scorer.pad_to_longest and scorer.runner.get_inputs()[0].shape[1] == "sequence"
+    short, long = "Short one.", "A much longer text about rivers, hills and the rain that fell all week. " * 3
+    unpadded = scorer.tokenizer([short], pad_to_longest=True)
+    assert unpadded["input_ids"].shape[1] < scorer.tokenizer.max_length and unpadded["attention_mask"].all()
+    padded = scorer.tokenizer([short])
+    np.testing.assert_allclose(scorer.runner.run(["logits"], unpadded)[0], scorer.runner.run(["logits"], padded)[0],
+                               atol=1e-5)
+    batch = scorer.tokenizer([short, long], pad_to_longest=True)
+    assert batch["input_ids"].shape[1] == len(scorer.tokenizer.encode_ids(long)) and not batch["attention_mask"][0].all()
+    # dynamic INT8 quantizes activations with one scale per tensor, so a text's batch-mates move its logits a little
+    np.testing.assert_allclose(scorer.logits([short, long]), np.concatenate([scorer.logits([short]), scorer.logits([long])]),
+                               atol=1e-3 if kind == "int8" else 1e-5)
+
+
+def test_the_fixed_graph_keeps_its_length(onnx_folder):
+    folder, _, _ = onnx_folder
+    scorer = load_scorer(folder / "fixed.onnx")
+    assert not scorer.pad_to_longest and scorer.logits(["Short one."]).shape == (1, 2)
 
 
 def test_parity_failure_names_variant_and_limit():

@@ -234,6 +234,10 @@ class QuantizeConfig(_ParityLimits):
         False, description="ORT's SkipLayerNormalization fusion in the ONNX graphs; off, residual Add + LayerNormalization "
         "stay apart, which ONNX Runtime 1.31 runs faster on this CPU (README, 'Smaller and faster')",
     )
+    dynamic_length: bool = Field(
+        True, description="ONNX graphs (all but model_fixed.onnx) with a dynamic sequence axis: each batch is padded "
+        "to its longest text, not to the tokenizer's length (README, 'Smaller and faster')",
+    )
 
 
 class CoreMLConfig(_ParityLimits):

@@ -5,7 +5,8 @@ and four graphs, one per kind (file names: `tinydetect.runtime.variants`):
 
 - `model_fixed.onnx`: fp32, fixed input shape (1, the tokenizer's length), plain ONNX ops only: the
   portable file for runtimes that want static shapes (mobile, browsers);
-- `model.onnx`: fp32, dynamic batch, optimised by ONNX Runtime's BERT optimizer (fused
+- `model.onnx`: fp32, dynamic batch (and, with `quantize.dynamic_length`, a dynamic sequence axis: a short text
+  runs without padding), optimised by ONNX Runtime's BERT optimizer (fused
   attention, BiasGelu; SkipLayerNorm only with `quantize.fuse_skip_layer_norm`);
 - `model_int8.onnx`: `model.onnx` with ORT dynamic INT8 (weights per tensor, activations
   quantized at run time);
@@ -34,10 +35,18 @@ from tinydetect.export.traceable import INPUT_NAMES, OUTPUT_NAMES, ExportableDet
 OPSET = 17
 
 
-def export(model: torch.nn.Module, path: str | Path, max_length: int, dynamic_batch: bool) -> None:
-    """`torch.onnx.export` of the detector: inputs int64 (batch, max_length), output `logits`."""
+def export(model: torch.nn.Module, path: str | Path, max_length: int, dynamic_batch: bool,
+           dynamic_length: bool = False) -> None:
+    """`torch.onnx.export` of the detector: inputs int64 (batch, max_length), output `logits`.
+
+    `dynamic_length` (with `dynamic_batch`) leaves the sequence axis open: inputs (batch, any length up to max_length),
+    so a 40-token text costs 40 tokens of work, not max_length. Padding changes no logit (the lexical branch and
+    attention mask it out): the test suite checks a padded and an unpadded text give the same logits.
+    """
     example = (torch.ones(1, max_length, dtype=torch.long), torch.ones(1, max_length, dtype=torch.long))
-    dynamic_axes = {name: {0: "batch"} for name in INPUT_NAMES + OUTPUT_NAMES} if dynamic_batch else None
+    input_axes = {0: "batch", 1: "sequence"} if dynamic_length else {0: "batch"}
+    dynamic_axes = {**{name: input_axes for name in INPUT_NAMES}, **{name: {0: "batch"} for name in OUTPUT_NAMES}}
+    dynamic_axes = dynamic_axes if dynamic_batch else None
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of dynamo, but its graph is the one
         # ORT's transformer optimizer fuses, and it writes one self-contained file.
@@ -112,15 +121,16 @@ def quantize_int4(source: str | Path, target: str | Path, block_size: int) -> di
 
 
 def export_variants(model: torch.nn.Module, paths: dict[str, Path], max_length: int, block_size: int,
-                    fuse_skip_layer_norm: bool = False) -> dict:
+                    fuse_skip_layer_norm: bool = False, dynamic_length: bool = False) -> dict:
     """Every ONNX kind of one source model, to `paths[kind]`; returns what the optimizer and the INT4 pass did.
 
-    Kinds: `fixed`, `fp32` (fused), `int8` (from the fused graph), `int4` (from the plain one).
+    Kinds: `fixed`, `fp32` (fused), `int8` (from the fused graph), `int4` (from the plain one); all but `fixed`
+    with a dynamic sequence axis when `dynamic_length`.
     """
     export(model, paths["fixed"], max_length, dynamic_batch=False)
     with tempfile.TemporaryDirectory() as scratch:
         plain = Path(scratch) / "plain.onnx"
-        export(model, plain, max_length, dynamic_batch=True)
+        export(model, plain, max_length, dynamic_batch=True, dynamic_length=dynamic_length)
         fused = optimize_detector(model, plain, paths["fp32"], fuse_skip_layer_norm)
         int4_ops = quantize_int4(plain, paths["int4"], block_size)
     quantize_int8(paths["fp32"], paths["int8"])

@@ -45,9 +45,11 @@ class ExportableDetector(torch.nn.Module):
         self.bert, self.classifier, self.lexical = model.bert, model.classifier, getattr(model, "lexical", None)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        length = min(input_ids.shape[1], self.bert.config.max_position_embeddings)  # BERT reads the first tokens only
-        bert_ids, bert_mask = input_ids[:, :length], attention_mask[:, :length]
-        position_ids = torch.arange(length, device=input_ids.device).unsqueeze(0)
+        # BERT reads the first tokens only; a slice past the end stops at it, so a shorter input (a graph exported
+        # with a dynamic sequence axis) gets all its tokens, and the positions follow the length at run time
+        first = self.bert.config.max_position_embeddings
+        bert_ids, bert_mask = input_ids[:, :first], attention_mask[:, :first]
+        position_ids = torch.arange(bert_ids.shape[1], device=input_ids.device).unsqueeze(0)
         hidden = self.bert.embeddings(
             input_ids=bert_ids, position_ids=position_ids, token_type_ids=torch.zeros_like(bert_ids)
         )

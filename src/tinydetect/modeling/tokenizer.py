@@ -174,12 +174,14 @@ class DetectorTokenizer:
         pieces = self.processor.encode(text)[: self.max_length - 2]
         return [CLS_ID, *pieces, SEP_ID]
 
-    def __call__(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Batch encode; arrays of shape (batch, max_length), int64."""
-        input_ids = np.full((len(texts), self.max_length), PAD_ID, dtype=np.int64)
-        attention_mask = np.zeros((len(texts), self.max_length), dtype=np.int64)
-        for row, text in enumerate(texts):
-            ids = self.encode_ids(text)
+    def __call__(self, texts: Sequence[str], pad_to_longest: bool = False) -> dict[str, np.ndarray]:
+        """Batch encode; arrays of shape (batch, max_length), int64, or (batch, the longest text's length) with
+        `pad_to_longest` (for a graph with a dynamic sequence axis: one text at a time then carries no padding)."""
+        encoded = [self.encode_ids(text) for text in texts]
+        width = max(map(len, encoded), default=0) if pad_to_longest else self.max_length
+        input_ids = np.full((len(texts), width), PAD_ID, dtype=np.int64)
+        attention_mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, ids in enumerate(encoded):
             input_ids[row, : len(ids)] = ids
             attention_mask[row, : len(ids)] = 1
         return {"input_ids": input_ids, "attention_mask": attention_mask}

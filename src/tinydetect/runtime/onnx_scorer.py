@@ -19,12 +19,20 @@ ORT_LOAD_ERRORS = (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.Inval
                    ort_errors.NoSuchFile, ort_errors.NotImplemented, ort_errors.RuntimeException)
 
 
+# The export decides whether residual Add + LayerNormalization are fused (`quantize.fuse_skip_layer_norm`); ONNX
+# Runtime's load-time fusion would fuse them anyway and undo an unfused export: with it, SkipLayerNormalization took
+# 1.9 of the INT8 model's 6.6 ms for a 128-token text (the profile in benchmarks/results/latency.json's levers).
+# A graph exported fused keeps its fused ops: the export made them, not this load-time pass.
+DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
+
+
 def onnx_session(path: str | Path, threads: int | None = None):
     options = onnxruntime.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+                                        disabled_optimizers=DISABLED_OPTIMIZERS)
 
 
 class OnnxScorer:
@@ -43,12 +51,13 @@ class OnnxScorer:
         with unreadable_model_is_a_user_error(path.parent):
             self.tokenizer = DetectorTokenizer.load(path.parent)
         self.threshold = read_threshold(path.parent)
-        batch = self.runner.get_inputs()[0].shape[0]
+        batch, length = self.runner.get_inputs()[0].shape
         self.batch_size = batch if isinstance(batch, int) else 64  # 1 for the fixed-shape graph
+        self.pad_to_longest = not isinstance(length, int)  # a dynamic sequence axis (`quantize.dynamic_length`)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         batches = [
-            self.runner.run([LOGITS], self.tokenizer(texts[start : start + self.batch_size]))[0]
+            self.runner.run([LOGITS], self.tokenizer(texts[start : start + self.batch_size], self.pad_to_longest))[0]
             for start in range(0, len(texts), self.batch_size)
         ]
         return np.concatenate(batches) if batches else np.zeros((0, 2), dtype=np.float32)
