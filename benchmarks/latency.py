@@ -5,17 +5,21 @@ subprocess so that peak memory is its own:
 
 - the bare model: one full-length text (the model's input length: 512 tokens for the lexical branch, of which BERT
   reads the first 128) at batch 1, p50 and p95 over `--runs` timed runs after warm-up, on 1 thread and on 2 threads,
-  and throughput at batch 32; every variant gets the same token ids;
+  and throughput at batch 32; every variant gets the same token ids; and one 128-token text (p50, 1 and 2 threads)
+  for every variant that takes any length (PyTorch, and ONNX graphs with `quantize.dynamic_length`);
 - end to end, what a user feels: `probability_ai([text])` (tokenizer + model + softmax) for each of the real texts
   of `--texts` (default: a seeded sample of `--real-texts` texts each from ../shared's L2R and KatFish files), p50
   and p95 per corpus on 1 and 2 threads, and texts/s scoring all of them in batches of 32 on 2 threads.
 
 PyTorch fp32 (`detector`) is the reference, so every latency is also a speed-up ratio. `--profile VARIANT` runs
 ONNX Runtime's profiler on that variant over the real texts, one at a time on one thread: milliseconds per text by
-operator type, and the tokenizer's share. Writes `benchmarks/results/latency.json` (with the commit) and
+operator type, and the tokenizer's share. `--levers` builds each latency lever from the trained models and times
+it on its own row, with the tokenizer paths and Hugging Face Optimum's ONNX Runtime path as a peer on the same
+encoder (`benchmarks/latency_levers.py`). Writes `benchmarks/results/latency.json` (with the commit) and
 `plots/size_latency.png` (size vs latency, coloured by test ROC-AUC from `metrics/eval.json`), and prints the tables.
 
     python -m benchmarks.latency [--runs 200] [--only detector,onnx_int8] [--models-root .] [--profile pruned_onnx_int8]
+                                 [--levers detector,pruned] [--no-optimum]
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from benchmarks import REPO_ROOT, SHARED_DATA
 
 THREADS = (1, 2)
 THROUGHPUT_BATCH = 32
+SHORT_LENGTH = 128
 # the benchmarks' real data (benchmarks/quality.py): English blogs, reviews, messages; Korean essays
 REAL_TEXT_FILES = {"l2r": ("l2r_blogs_en.jsonl", "l2r_reviews_messages_en.jsonl"), "katfish": ("katfish_essays_ko.jsonl",)}
 
@@ -94,11 +99,19 @@ def measure_one(path: str, runs: int) -> dict:
         timings = time_runs(forward(scorer), token_batch(vocab, length, 1), runs)
         result[f"p50_ms_{threads}t"] = round(float(np.percentile(timings, 50)), 3)
         result[f"p95_ms_{threads}t"] = round(float(np.percentile(timings, 95)), 3)
+        if takes_any_length(scorer):  # the issue's figure: one 128-token text
+            timings = time_runs(forward(scorer), token_batch(vocab, min(SHORT_LENGTH, length), 1), runs)
+            result[f"p50_128_ms_{threads}t"] = round(float(np.percentile(timings, 50)), 3)
     if getattr(scorer, "batch_size", None) != 1:  # the fixed-shape graph takes one text at a time
         batch_ms = time_runs(forward(scorer), token_batch(vocab, length, THROUGHPUT_BATCH), max(3, runs // 20), warmup=2)
         result["texts_per_s_batch32_2t"] = round(THROUGHPUT_BATCH / (float(np.median(batch_ms)) / 1000), 1)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return result
+
+
+def takes_any_length(scorer) -> bool:
+    """PyTorch models and ONNX graphs with a dynamic sequence axis (`quantize.dynamic_length`); not model_fixed.onnx."""
+    return getattr(scorer, "pad_to_longest", True)
 
 
 def scorer_of_one_text(scorer):
@@ -135,17 +148,18 @@ def profile(path: str, texts: list[str]) -> dict:
     tokenizer's ms per text (timed around it), each with its share of the total."""
     import onnxruntime
 
-    from tinydetect.runtime.onnx_scorer import OnnxScorer
+    from tinydetect.runtime.onnx_scorer import DISABLED_OPTIMIZERS, OnnxScorer
 
     scorer = OnnxScorer(path, threads=1)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads, options.enable_profiling = 1, True
     options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
-    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"],
+                                           disabled_optimizers=DISABLED_OPTIMIZERS)  # as the scorer's session
     tokenizer_ms = 0.0
     for text in texts:
         started = time.perf_counter()
-        features = scorer.tokenizer([text])
+        features = scorer.tokenizer([text], scorer.pad_to_longest)
         tokenizer_ms += (time.perf_counter() - started) * 1000
         session.run(None, features)
     events = json.loads(Path(session.end_profiling()).read_text())
@@ -176,14 +190,20 @@ def add_ratios(results: dict[str, dict], reference: str = "detector") -> None:
     for row in results.values():
         for threads in THREADS:
             row[f"speedup_{threads}t"] = round(base[f"p50_ms_{threads}t"] / row[f"p50_ms_{threads}t"], 2)
+            if f"p50_128_ms_{threads}t" in row:
+                row[f"speedup_128_{threads}t"] = round(base[f"p50_128_ms_{threads}t"] / row[f"p50_128_ms_{threads}t"], 2)
         row["size_ratio"] = round(row["size_mb"] / base["size_mb"], 3)
 
 
 def print_table(results: dict[str, dict]) -> None:
-    header = f"{'variant':<20}{'MB':>8}{'p50 1t':>9}{'p95 1t':>9}{'x fp32':>8}{'p50 2t':>9}{'texts/s@32':>12}{'RSS MB':>9}"
+    header = (f"{'variant':<20}{'MB':>8}{'128t 1t':>9}{'x fp32':>8}{'128t 2t':>9}"
+              f"{'p50 1t':>9}{'p95 1t':>9}{'x fp32':>8}{'p50 2t':>9}{'texts/s@32':>12}{'RSS MB':>9}")
+    print("bare model, batch 1: one 128-token text (128t), one 512-token text (p50/p95); ms")
     print(header)
+    nan = float("nan")
     for name, row in results.items():
-        print(f"{name:<20}{row['size_mb']:>8.2f}{row['p50_ms_1t']:>9.2f}{row['p95_ms_1t']:>9.2f}"
+        print(f"{name:<20}{row['size_mb']:>8.2f}{row.get('p50_128_ms_1t', nan):>9.2f}{row.get('speedup_128_1t', nan):>8.2f}"
+              f"{row.get('p50_128_ms_2t', nan):>9.2f}{row['p50_ms_1t']:>9.2f}{row['p95_ms_1t']:>9.2f}"
               f"{row.get('speedup_1t', float('nan')):>8.2f}{row['p50_ms_2t']:>9.2f}{row.get('texts_per_s_batch32_2t', float('nan')):>12.1f}"
               f"{row['peak_rss_mb']:>9.0f}")
 
@@ -206,6 +226,26 @@ def print_profile(name: str, found: dict) -> None:
         print(f"  {operator:<28}{row['ms_per_text']:>8.3f} ms{100 * row['share']:>7.1f} %")
 
 
+def print_levers(report: dict) -> None:
+    for source, rows in report.get("levers", {}).items():
+        print(f"\nlevers on {source} (ONNX INT8, 1 thread): 128-token text p50, end to end on the real texts p50/p95, "
+              "test ROC-AUC")
+        for name, row in rows.items():
+            print(f"  {name:<22}{row['p50_ms_128']:>8.2f} ms{row.get('e2e_p50_ms', float('nan')):>8.2f} /"
+                  f"{row.get('e2e_p95_ms', float('nan')):>6.2f} ms{row['test_roc_auc']:>9.4f}")
+    for name, row in report.get("tokenizer", {}).items():
+        print(f"  tokenizer {name:<18}{row['p50_ms']:>8.3f} ms p50{row['p95_ms']:>8.3f} ms p95"
+              + (f"  identical ids: {row['identical_ids']}" if "identical_ids" in row else ""))
+    peer = report.get("optimum", {})
+    if peer:
+        print("\nOptimum vs ours, the same encoder-only model (no lexical branch), ONNX, 1 thread")
+        for name, row in peer.items():
+            if name != "optimum_notes":
+                print(f"  {name:<22}{row['p50_ms_128']:>8.2f} ms{row.get('e2e_p50_ms', float('nan')):>8.2f} /"
+                      f"{row.get('e2e_p95_ms', float('nan')):>6.2f} ms{row['test_roc_auc']:>9.4f}")
+        print("  " + "; ".join(peer["optimum_notes"]))
+
+
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=200, help="timed runs per variant and thread count")
@@ -217,6 +257,11 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--real-texts", type=int, default=150, help="texts per corpus for the end-to-end rows (0: none)")
     parser.add_argument("--texts", type=Path, help='JSON {"corpus": [texts]} instead of the ../shared sample')
     parser.add_argument("--profile", help="a variant to profile with ONNX Runtime's profiler (e.g. pruned_onnx_int8)")
+    parser.add_argument("--levers", default="detector,pruned",
+                        help="source models to build and time each latency lever on (benchmarks/latency_levers.py); "
+                        "'' for none (default: %(default)s)")
+    parser.add_argument("--no-optimum", action="store_true",
+                        help="skip Hugging Face Optimum's peer (it makes .venv-optimum, about 40 s the first time)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one variant, print JSON
     return parser.parse_args(argv)
 
@@ -258,6 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile:
         every_text = [text for corpus_texts in texts.values() for text in corpus_texts]
         report["profile"] = {args.profile: profile(str(root / variant_named(args.profile).path), every_text)}
+    add_levers(report, args, root, [text for corpus_texts in texts.values() for text in corpus_texts])
     write_json(args.out, report)
     plot = args.plot or root / "plots/size_latency.png"
     plot.parent.mkdir(parents=True, exist_ok=True)
@@ -271,6 +317,19 @@ def main(argv: list[str] | None = None) -> None:
     print_end_to_end(results)
     for name, found in report.get("profile", {}).items():
         print_profile(name, found)
+    print_levers(report)
+
+
+def add_levers(report: dict, args: argparse.Namespace, root: Path, texts: list[str]) -> None:
+    """Each latency lever on its own row, the tokenizer paths, and Optimum's peer (benchmarks/latency_levers.py)."""
+    from benchmarks import latency_levers
+
+    sources = [source for source in args.levers.split(",") if source]
+    if sources:
+        report["levers"] = {source: latency_levers.lever_rows(source, root, texts, args.runs) for source in sources}
+        report["tokenizer"] = latency_levers.tokenizer_rows(root, texts)
+    if not args.no_optimum:
+        report["optimum"] = latency_levers.optimum_rows(root, texts, args.runs)
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def test_latency_benchmark_smoke_run(pipeline_repo, tmp_path):
     texts.write_text(json.dumps({"en": ENGLISH_SENTENCES[:3], "ko": KOREAN_SENTENCES[:2]}))
     command = [sys.executable, "-m", "benchmarks.latency", "--runs", "5", "--only", "detector,onnx_int8,pruned_int8",
                "--models-root", str(repo), "--out", str(out), "--plot", str(tmp_path / "plot.png"),
-               "--texts", str(texts), "--profile", "onnx_int8"]
+               "--texts", str(texts), "--profile", "onnx_int8", "--levers", "pruned"]
     printed = run(command, REPO_ROOT)
     report = json.loads(out.read_text())
     results = report["variants"]
@@ -121,6 +121,21 @@ def test_latency_benchmark_smoke_run(pipeline_repo, tmp_path):
     operators = report["profile"]["onnx_int8"]["by_operator"]
     assert "tokenizer" in operators and {"MatMulIntegerToFloat", "DynamicQuantizeMatMul"} & set(operators)
     assert abs(sum(row["share"] for row in operators.values()) - 1) < 0.01
+    # the 128-token figure where the graph takes any length; the fixed-shape graph has none
+    assert results["onnx_int8"]["p50_128_ms_1t"] > 0 and results["detector"]["speedup_128_1t"] == 1.0
+    # each lever on its own row, built from the pruned model and scored on the test split
+    levers = report["levers"]["pruned"]
+    assert {"before", "+dynamic_length", "shipped", "static_qdq", "static_qoperator", "dynamic_per_channel",
+            "fast_gelu", "attention_fused", "level_basic"} <= set(levers)
+    assert all(row["p50_ms_128"] > 0 and row["e2e_p95_ms"] >= row["e2e_p50_ms"] > 0 and 0 <= row["test_roc_auc"] <= 1
+               for row in levers.values())
+    assert levers["shipped"]["test_roc_auc"] == levers["+dynamic_length"]["test_roc_auc"]  # a session option only
+    assert report["tokenizer"]["tokenizers_rust"]["identical_ids"] is True
+    # Hugging Face Optimum's path in a venv of its own, on the same encoder, beside ours
+    peer = report["optimum"]
+    assert {"optimum_int8", "optimum_fp32", "ours_int8", "ours_fp32"} <= set(peer) and peer["optimum_notes"]
+    assert abs(peer["optimum_fp32"]["test_roc_auc"] - peer["ours_fp32"]["test_roc_auc"]) < 0.02
+    assert "levers on pruned" in printed and "Optimum vs ours" in printed
 
 
 def test_second_repro_reruns_nothing(pipeline_repo):
