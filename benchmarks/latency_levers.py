@@ -232,9 +232,12 @@ def ensure_optimum_venv() -> Path:
 def encoder_only_folder(workdir: Path, folder: Path):
     """The detector's encoder as a plain `BertForSequenceClassification` folder that transformers 4.x loads.
 
-    The lexical branch is dropped (Optimum knows nothing of it). The token-type table gets a second row equal to the
-    first: the model was built with one token type, and Optimum's exporter feeds random token types 0 and 1 to
-    trace it; with both rows equal every token type embeds as type 0 did, so the logits are unchanged.
+    The lexical branch is dropped (Optimum knows nothing of it), and the classifier is refitted on the encoder's
+    pooled output over the train split: the shipped classifier carries the val fusion's encoder weight, which is 0 on
+    the demo (the branch alone decides there), and a head that gives every text the same logits could not tell a
+    good export from a broken one. The token-type table gets a second row equal to the first: the model was built
+    with one token type, and Optimum's exporter feeds random token types 0 and 1 to trace it; with both rows equal
+    every token type embeds as type 0 did, so the logits are unchanged.
     """
     import torch
 
@@ -243,6 +246,7 @@ def encoder_only_folder(workdir: Path, folder: Path):
     detector = Detector.load(workdir / "models/detector")
     model = detector.model
     model.lexical = None
+    refit_classifier(model, detector.tokenizer, workdir)
     embeddings = model.bert.embeddings
     two_types = torch.nn.Embedding(2, embeddings.token_type_embeddings.weight.shape[1])
     with torch.no_grad():
@@ -251,6 +255,29 @@ def encoder_only_folder(workdir: Path, folder: Path):
     model.config.update({"lexical_buckets": 0, "type_vocab_size": 2})
     model.save_pretrained(folder)
     return model, detector.tokenizer
+
+
+def refit_classifier(model, tokenizer, workdir: Path) -> None:
+    """A logistic regression on the pooled output of the train texts, as the classifier (logit_AI - logit_HUMAN)."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from tinydetect.core.records import load_file
+
+    train = load_file(workdir / "data/split/train.jsonl")
+    length = model.config.max_position_embeddings
+    pooled = []
+    with torch.inference_mode():
+        for start in range(0, len(train), 64):
+            encoded = tokenizer([record.text for record in train[start : start + 64]], pad_to_longest=True)
+            inputs = {name: torch.from_numpy(array[:, :length]) for name, array in encoded.items()}
+            pooled.append(model.bert(**inputs).pooler_output.numpy())
+    head = LogisticRegression(max_iter=2000).fit(np.concatenate(pooled), [record.label == "AI" for record in train])
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.zero_()
+        model.classifier.weight[1] = torch.from_numpy(head.coef_[0]).float()
+        model.classifier.bias[1] = float(head.intercept_[0])
 
 
 def optimum_rows(workdir: Path, texts: list[str], runs: int) -> dict[str, dict]:
