@@ -14,12 +14,13 @@ from tinydetect.testing.workspace import python_env, stages_run
 from .conftest import BUCKET, dvc, run
 
 # the full model's exports (quantize@detector, onnx@detector, coreml@detector) do not rerun when pruning changes;
-# triton does: it exports the pruned ONNX model (params serve.source); so does pareto, which places the pruned shape
-DESCENDANTS_OF_PRUNE = {"prune", "quantize@pruned", "onnx@pruned", "coreml@pruned", "triton", "eval", "pareto"}
+# triton does: it exports the pruned ONNX model (params serve.source); so do pareto, which places the pruned shape,
+# and web, whose backbone is the pruned model (params web.source)
+DESCENDANTS_OF_PRUNE = {"prune", "quantize@pruned", "onnx@pruned", "coreml@pruned", "triton", "eval", "pareto", "web"}
 TIMINGS = {"wall_time_s", "requests_per_s"}  # synth's wall clock; with latency, all that may move
 NAS = ("supernet", "latency", "search", "pareto", "extract")
 PRUNE_METRIC_FILES = ("prune.json", "quantize/pruned.json", "onnx/pruned.json", "coreml/pruned.json", "eval.json",
-                      "pareto.json")
+                      "pareto.json", "web.json")
 
 
 def dvc_json(arguments, repo):

@@ -283,6 +283,14 @@ class ServeConfig(_Section):
     max_text_bytes: int = Field(100_000, ge=1, description="longer texts get a 400 (the model reads 512 tokens)")
 
 
+class WebConfig(_ParityLimits):
+    """The web page's assets (tinydetect.web): embedding backbone, head and tokenizer.json in web/public/model/."""
+
+    source: Literal["detector", "pruned"] = Field("pruned", description="the source model of the page's backbone")
+    onnx_kind: Literal["fp32", "int8"] = Field("int8", description="the backbone's ONNX kind (INT8: dynamic, as the "
+                                              "onnx stage's model_int8.onnx)")
+
+
 class MCUConfig(_Section):
     """The microcontroller model (tinydetect.mcu): hashed character n-grams into a small MLP, 2-bit and 1-bit."""
 
@@ -378,6 +386,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "eval": EvalConfig,
     "mcu": MCUConfig,
     "serve": ServeConfig,
+    "web": WebConfig,
     "supernet": SupernetConfig,
     "latency": LatencyConfig,
     "search": SearchConfig,

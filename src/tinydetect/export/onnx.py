@@ -36,23 +36,25 @@ OPSET = 17
 
 
 def export(model: torch.nn.Module, path: str | Path, max_length: int, dynamic_batch: bool,
-           dynamic_length: bool = False) -> None:
+           dynamic_length: bool = False, wrapper: type[ExportableDetector] = ExportableDetector,
+           output_names: list[str] = OUTPUT_NAMES) -> None:
     """`torch.onnx.export` of the detector: inputs int64 (batch, max_length), output `logits`.
 
     `dynamic_length` (with `dynamic_batch`) leaves the sequence axis open: inputs (batch, any length up to max_length),
     so a 40-token text costs 40 tokens of work, not max_length. Padding changes no logit (the lexical branch and
     attention mask it out): the test suite checks a padded and an unpadded text give the same logits.
+    `wrapper` and `output_names` export another view of the same model (the web stage's embedding backbone).
     """
     example = (torch.ones(1, max_length, dtype=torch.long), torch.ones(1, max_length, dtype=torch.long))
     input_axes = {0: "batch", 1: "sequence"} if dynamic_length else {0: "batch"}
-    dynamic_axes = {**{name: input_axes for name in INPUT_NAMES}, **{name: {0: "batch"} for name in OUTPUT_NAMES}}
+    dynamic_axes = {**{name: input_axes for name in INPUT_NAMES}, **{name: {0: "batch"} for name in output_names}}
     dynamic_axes = dynamic_axes if dynamic_batch else None
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of dynamo, but its graph is the one
         # ORT's transformer optimizer fuses, and it writes one self-contained file.
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            ExportableDetector(model), example, str(path), input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+            wrapper(model), example, str(path), input_names=INPUT_NAMES, output_names=output_names,
             dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False,
         )
 

@@ -45,6 +45,11 @@ class ExportableDetector(torch.nn.Module):
         self.bert, self.classifier, self.lexical = model.bert, model.classifier, getattr(model, "lexical", None)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        logits = self.classifier(self.pooled(input_ids, attention_mask))
+        return logits if self.lexical is None else logits + self.lexical(input_ids, attention_mask)
+
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """BERT's pooled output, (batch, hidden): what the classifier reads."""
         # BERT reads the first tokens only; a slice past the end stops at it, so a shorter input (a graph exported
         # with a dynamic sequence axis) gets all its tokens, and the positions follow the length at run time
         first = self.bert.config.max_position_embeddings
@@ -56,5 +61,4 @@ class ExportableDetector(torch.nn.Module):
         additive_mask = (1.0 - bert_mask[:, None, None, :].to(hidden.dtype)) * MASK_VALUE
         for layer in self.bert.encoder.layer:
             hidden = layer(hidden, additive_mask)
-        logits = self.classifier(self.bert.pooler(hidden))
-        return logits if self.lexical is None else logits + self.lexical(input_ids, attention_mask)
+        return self.bert.pooler(hidden)

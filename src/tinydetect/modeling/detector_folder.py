@@ -49,5 +49,10 @@ def write_detector_files(directory: str | Path, tokenizer: DetectorTokenizer, th
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer.save(directory)
+    write_detector_json(directory, threshold)
+
+
+def write_detector_json(directory: str | Path, threshold: Threshold) -> None:
+    """`detector.json`: the threshold(s) and the labels by logit column."""
     settings = {**threshold.to_json(), "labels": list(LABELS), "positive_label": "AI"}
-    (directory / DETECTOR_FILE).write_text(json.dumps(settings, indent=2) + "\n")
+    (Path(directory) / DETECTOR_FILE).write_text(json.dumps(settings, indent=2) + "\n")
