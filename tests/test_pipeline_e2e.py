@@ -13,7 +13,7 @@ from tinydetect.testing.workspace import python_env
 from .conftest import ENGLISH_SENTENCES, KOREAN_SENTENCES, REPO_ROOT, TINY_PARAMS, run
 
 STAGES = ["synth", "split", "tokenizer", "pretrain", "supernet", "latency", "search", "pareto", "extract", "teacher", "train", "prune", *(f"{stage}@{source}" for stage in ("quantize", "onnx", "coreml")
-                                                             for source in SOURCES), "eval"]
+                                                             for source in SOURCES), "web", "eval"]
 COREML_BUILT = [v for v in VARIANTS if v.format == "coreml" and v.kind in TINY_PARAMS["coreml"]["variants"]]
 NOT_BUILT = {v.name for v in VARIANTS if v.format == "coreml"} - {v.name for v in COREML_BUILT}  # not asked for
 
@@ -46,6 +46,10 @@ def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
     assert eval_metrics["pruned_onnx"]["size_mb"] < eval_metrics["onnx"]["size_mb"]
     assert eval_metrics["onnx_int8"]["size_mb"] < eval_metrics["onnx"]["size_mb"] / 2
     assert json.loads((repo / "metrics/prune.json").read_text())["heads_per_layer"] == [1]
+    web = json.loads((repo / "metrics/web.json").read_text())  # the page's assets, from the pruned model
+    assert web["source"] == "pruned" and web["decided_label_agreement"] >= 0.98 and web["size"]["total_gzip_mb"] > 0
+    assert {path.name for path in (repo / "web/public/model").iterdir()} == {"backbone.onnx", "head.json",
+                                                                          "tokenizer.json", "detector.json"}
     assert set(stage_metrics(repo, "quantize")) == {"detector_int8", "pruned_int8"}
     # every registered variant was made and scored, and every score is plotted (the plots are a folder key)
     assert {path.stem for path in (repo / "plots/eval/roc").glob("*.csv")} == set(eval_metrics) - {"test_size"}
