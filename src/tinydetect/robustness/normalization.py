@@ -42,8 +42,8 @@ _IGNORED_RANGES = ((0xFE00, 0xFE0F), (0xE0100, 0xE01EF), (0x034F, 0x034F), (0x18
 # Scripts whose characters are never mapped to Latin letters, whatever confusables.txt says.
 _PROTECTED_SCRIPTS = {"HANGUL", "HAN", "HIRAGANA", "KATAKANA", "BOPOMOFO"}
 _ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-# Hangul syllable composition (Unicode chapter 3.12): 19 leading x 21 vowel x 28 trailing.
-_HANGUL_BASE, _L_BASE, _V_BASE, _T_BASE = 0xAC00, 0x1100, 0x1161, 0x11A7
+# Hangul syllable composition (Unicode chapter 3.12): 19 leading x 21 vowel x 28 trailing conjoining jamo.
+_L_BASE, _V_BASE, _T_BASE = 0x1100, 0x1161, 0x11A7
 
 
 def _in_ranges(code_point: int, ranges: tuple[tuple[int, int], ...]) -> bool:
