@@ -13,7 +13,7 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,10 +61,6 @@ def running_server(model_path: Path, config: ServeConfig, http_port: int, grpc_p
             yield triton
 
 
-def _stop_on_sigterm(*_) -> None:
-    raise KeyboardInterrupt
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinydetect serve", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -93,16 +89,18 @@ def settings(args: argparse.Namespace) -> tuple[Path, ServeConfig]:
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     model_path, config = settings(args)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    try:
-        with running_server(model_path, config, args.http_port, args.grpc_port, args.metrics_port, args.address) as triton:
-            print(f"serving {model_path} as model '{SERVED_MODEL}': http://{args.address}:{args.http_port}, "
-                  f"grpc {args.address}:{args.grpc_port}, metrics http://{args.address}:{args.metrics_port}/metrics; "
-                  "Ctrl-C stops", file=sys.stderr, flush=True)
-            while triton.is_alive():
-                time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    # Ctrl-C and SIGTERM only set a flag that the loop below reads: a KeyboardInterrupt raised wherever the main
+    # thread happens to be (inside PyTriton's `is_alive`, say) could leave its state half-changed, and its shutdown
+    # then hung past the test's 30 s twice in full CI runs. Stopping from the loop always leaves the `with` cleanly.
+    stop_requested = threading.Event()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, lambda *_: stop_requested.set())
+    with running_server(model_path, config, args.http_port, args.grpc_port, args.metrics_port, args.address) as triton:
+        print(f"serving {model_path} as model '{SERVED_MODEL}': http://{args.address}:{args.http_port}, "
+              f"grpc {args.address}:{args.grpc_port}, metrics http://{args.address}:{args.metrics_port}/metrics; "
+              "Ctrl-C stops", file=sys.stderr, flush=True)
+        while not stop_requested.wait(0.5) and triton.is_alive():
+            pass
     print("server stopped", file=sys.stderr)
 
 
