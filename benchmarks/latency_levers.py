@@ -38,19 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import REPO_ROOT
+from benchmarks.latency import SHORT_LENGTH, time_runs, token_batch
 
 OPTIMUM_VENV = REPO_ROOT / ".venv-optimum"
 OPTIMUM_REQUIREMENTS = REPO_ROOT / "benchmarks" / "requirements-optimum.txt"
-BENCH_LENGTH = 128  # the issue's fixed figure: one 128-token text
 CALIBRATION_TEXTS = 64
-
-
-def token_feed(vocab_size: int, length: int, with_token_types: bool = False) -> dict[str, np.ndarray]:
-    """One text of `length` tokens: [CLS] + random pieces + [SEP], no padding."""
-    ids = np.random.default_rng(0).integers(5, vocab_size, size=(1, length), dtype=np.int64)
-    ids[:, 0], ids[:, -1] = 2, 3
-    feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-    return {**feed, "token_type_ids": np.zeros_like(ids)} if with_token_types else feed
 
 
 def session(path: Path, disabled_optimizers: list[str], level: str = "ORT_ENABLE_ALL"):
@@ -73,7 +65,7 @@ def time_row(run: Callable[[dict], object], encode: Callable[[list[str]], dict],
     from tinydetect.evaluation.latency import time_calls
     from tinydetect.evaluation.metrics import probability_ai
 
-    fixed = time_calls(run, [feed] * (runs + 10), warmup=10)[-runs:]
+    fixed = time_runs(run, feed, runs)
     row = {"p50_ms_128": percentiles(fixed)[0]}
     if texts:
         e2e = time_calls(lambda text: probability_ai(run(encode([text]))[0]), texts, warmup=5)
@@ -174,7 +166,7 @@ def lever_rows(source: str, workdir: Path, texts: list[str], runs: int) -> dict[
     val_texts = [record.text for record in load_file(workdir / "data/split/val.jsonl")]
     padded = tokenizer  # pads every text to the tokenizer's length
     unpadded = lambda batch: tokenizer(batch, pad_to_longest=True)  # noqa: E731
-    feed = token_feed(tokenizer.vocab_size, min(BENCH_LENGTH, tokenizer.max_length))
+    feed = token_batch(tokenizer.vocab_size, min(SHORT_LENGTH, tokenizer.max_length), 1)
     padded_feed = tokenizer_length_feed(feed, tokenizer.max_length)
     rows = {}
     with tempfile.TemporaryDirectory() as scratch:
@@ -308,7 +300,7 @@ def optimum_rows(workdir: Path, texts: list[str], runs: int) -> dict[str, dict]:
             print(f"  peer {name} ...", file=sys.stderr, flush=True)
             runner = session(graph, disabled)
             run = peer_runner(runner, token_types, length)
-            feed = token_feed(tokenizer.vocab_size, min(BENCH_LENGTH, length))
+            feed = token_batch(tokenizer.vocab_size, min(SHORT_LENGTH, length), 1)
             rows[name] = {**time_row(run, encode, feed, texts, runs), "test_roc_auc": test_roc_auc(run, encode, workdir)}
         rows["optimum_notes"] = made["notes"]
     return rows

@@ -14,6 +14,7 @@ from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
 from tinydetect.core.files import write_json
 from tinydetect.core.records import load_file
+from tinydetect.evaluation.metrics import probability_ai
 from tinydetect.evaluation.parity import check_parity
 from tinydetect.modeling.model import Detector
 from tinydetect.runtime.variants import variant_named
@@ -41,7 +42,7 @@ def main() -> None:
     parity = check_parity(f"web ({config.source}, {config.onnx_kind})", config.source, source_logits, logits,
                           source.threshold.for_texts(val_texts), config.max_label_disagreement,
                           "web.max_label_disagreement", config.label_margin)
-    probability_gap = float(np.abs(source.probability_ai(val_texts) - WebScorer(WEB_MODEL).probability_ai(val_texts)).max())
+    probability_gap = float(np.abs(probability_ai(source_logits) - probability_ai(logits)).max())
     report = {"source": config.source, "onnx_kind": config.onnx_kind, **parity,
               "max_probability_diff": round(probability_gap, 6), "size": sizes(WEB_MODEL)}
     write_json("metrics/web.json", report)
