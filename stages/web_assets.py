@@ -1,4 +1,4 @@
-"""web: models/<web.source> -> web/public/model/ (backbone.onnx, head.json, tokenizer.json, detector.json) + metrics/web.json.
+"""web: models/<web.source> -> web/public/model/ (backbone, head, tokenizer, settings) + metrics/web.json.
 
 The page's assets (tinydetect.web.assets), scored on val as the page scores them (`WebScorer`: tokenizer.json, one
 text at a time, the head in NumPy); their labels must agree with the source model's as every exported variant's do.
@@ -18,7 +18,8 @@ from tinydetect.evaluation.metrics import probability_ai
 from tinydetect.evaluation.parity import check_parity
 from tinydetect.modeling.model import Detector
 from tinydetect.runtime.variants import variant_named
-from tinydetect.web.assets import WebScorer, write_assets
+from tinydetect.web.assets import write_assets
+from tinydetect.web.scorer import WebScorer
 
 WEB_MODEL = Path("web/public/model")
 
@@ -36,7 +37,7 @@ def main() -> None:
     params = load_params("web", "quantize")
     config = params["web"]
     source = Detector.load(variant_named(config.source).path)
-    write_assets(source, WEB_MODEL, config.onnx_kind, params["quantize"].fuse_skip_layer_norm)
+    write_assets(source, WEB_MODEL, config.onnx_kind, params["quantize"].fuse_skip_layer_norm, config)
     val_texts = [record.text for record in load_file("data/split/val.jsonl")]
     source_logits, logits = source.logits(val_texts), WebScorer(WEB_MODEL).logits(val_texts)
     parity = check_parity(f"web ({config.source}, {config.onnx_kind})", config.source, source_logits, logits,

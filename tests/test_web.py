@@ -12,7 +12,8 @@ from tinydetect.evaluation.threshold import Threshold
 from tinydetect.modeling.lexical import LexicalBranch
 from tinydetect.modeling.model import Detector, build_model
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
-from tinydetect.web.assets import BACKBONE_FILE, HEAD_FILE, TOKENIZER_FILE, WebScorer, write_assets
+from tinydetect.web.assets import write_assets
+from tinydetect.web.scorer import BACKBONE_FILE, HEAD_FILE, TOKENIZER_FILE, WebScorer
 
 from .conftest import make_human_rows
 

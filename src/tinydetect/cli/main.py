@@ -75,6 +75,20 @@ def serve(argv: list[str]) -> None:
         exec_in_serving_env("tinydetect.serving.server", argv)
 
 
+def federated(argv: list[str]) -> None:
+    """Flower lives in the serving venv (its pins clash with the project's): run there unless this Python has it."""
+    import importlib.util
+
+    from tinydetect.serving.environment import exec_in_serving_env
+
+    if importlib.util.find_spec("flwr") is not None:
+        from tinydetect.federated.__main__ import main as federated_main
+
+        federated_main(argv)
+    else:
+        exec_in_serving_env("tinydetect.federated", argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinydetect", description="A tiny on-device detector of AI-written text.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     # listed for --help; its own flags are parsed by tinydetect.serving.server (`tinydetect serve --help`)
     commands.add_parser("serve", help="serve the detector behind Triton Inference Server (HTTP, gRPC, metrics), "
                                       "with dynamic batching; see `tinydetect serve --help`", add_help=False)
+    commands.add_parser("federated", help="federated averaging of the web page's head on Flower: the server (rounds, "
+                                          "the page, the browsers' API) and Python clients; see "
+                                          "`tinydetect federated --help`", add_help=False)
     return parser
 
 
@@ -123,6 +140,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if argv[:1] == ["serve"]:
             serve(argv[1:])
+            return
+        if argv[:1] == ["federated"]:
+            federated(argv[1:])
             return
         args = build_parser().parse_args(argv)
         args.run(args)

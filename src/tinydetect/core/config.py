@@ -283,12 +283,37 @@ class ServeConfig(_Section):
     max_text_bytes: int = Field(100_000, ge=1, description="longer texts get a 400 (the model reads 512 tokens)")
 
 
+class FeedbackTrainingConfig(_Section):
+    """Training the page's head on the user's corrections (Adam, backbone frozen; tinydetect.web.head and the page)."""
+
+    epochs: int = Field(5, ge=1, le=100)
+    learning_rate: float = Field(0.05, gt=0)
+    batch_size: int = Field(8, ge=1)
+
+
+class FederatedConfig(_Section):
+    """What a client of federated averaging sends (tinydetect.federated): its head's change since the global head."""
+
+    delta_bits: Literal[8, 32] = Field(8, description="8: INT8 with a scale per tensor; 32: float32")
+    clip_norm: float = Field(0.0, ge=0, description="the delta's L2 norm is cut to this (0: no clipping)")
+    noise_multiplier: float = Field(0.0, ge=0, description="Gaussian noise of std noise_multiplier x clip_norm "
+                                                           "on the clipped delta, for differential privacy (0: none)")
+
+    @model_validator(mode="after")
+    def _noise_needs_a_clip(self) -> FederatedConfig:
+        if self.noise_multiplier > 0 and self.clip_norm == 0:
+            raise ValueError("noise_multiplier scales clip_norm: set clip_norm > 0 to add noise")
+        return self
+
+
 class WebConfig(_ParityLimits):
     """The web page's assets (tinydetect.web): embedding backbone, head and tokenizer.json in web/public/model/."""
 
     source: Literal["detector", "pruned"] = Field("pruned", description="the source model of the page's backbone")
     onnx_kind: Literal["fp32", "int8"] = Field("int8", description="the backbone's ONNX kind (INT8: dynamic, as the "
                                               "onnx stage's model_int8.onnx)")
+    feedback: FeedbackTrainingConfig = FeedbackTrainingConfig()
+    federated: FederatedConfig = FederatedConfig()
 
 
 class MCUConfig(_Section):

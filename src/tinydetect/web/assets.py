@@ -6,34 +6,41 @@
 - `head.json`: the linear head over that embedding, `logits = embedding @ weight.T + bias`: the classifier's rows with
   a last column of (0, 1), so the untrained head gives exactly the detector's logits, and training it on the user's
   feedback (in the page) re-weighs BERT's features and the branch together;
-- `tokenizer.json`: the tokenizer for `tokenizers`-compatible runtimes (transformers.js in the page), no padding;
-- `detector.json`: the threshold(s) and the labels by logit column, as in every model folder.
+- `tokenizer.json`: the tokenizer for `tokenizers`-compatible runtimes (tokenizers.js in the page), no padding;
+- `charmap.json`: the tokenizer's precompiled normalization map as a table, which tokenizers.js cannot read
+  (tinydetect.web.scorer.precompiled_charmap);
+- `detector.json`: the threshold(s) and the labels by logit column, as in every model folder;
+- `settings.json`: how the page trains the head on feedback and what it sends in a federated round (params.yaml,
+  `web.feedback` and `web.federated`).
 
-`WebScorer` scores texts from that folder alone, with `tokenizer.json` through the Rust `tokenizers` runtime and the
-head in NumPy: the Python twin of the page, which the page's own scores are checked against.
+`tinydetect.web.scorer.WebScorer` scores texts from that folder alone, as the page does.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from tinydetect.core.config import WebConfig
 from tinydetect.core.files import write_json
 from tinydetect.core.records import LABELS
-from tinydetect.evaluation.metrics import probability_ai
 from tinydetect.export.onnx import export, optimize_detector, quantize_int8
 from tinydetect.export.traceable import ExportableDetector
-from tinydetect.modeling.detector_folder import read_threshold, write_detector_json
+from tinydetect.modeling.detector_folder import write_detector_json
 from tinydetect.modeling.model import Detector
-from tinydetect.runtime.onnx_scorer import onnx_session
-
-BACKBONE_FILE, HEAD_FILE, TOKENIZER_FILE = "backbone.onnx", "head.json", "tokenizer.json"
-EMBEDDING = "embedding"
+from tinydetect.web.scorer import (
+    BACKBONE_FILE,
+    CHARMAP_FILE,
+    EMBEDDING,
+    HEAD_FILE,
+    SETTINGS_FILE,
+    TOKENIZER_FILE,
+    precompiled_charmap,
+)
 
 
 class EmbeddingBackbone(ExportableDetector):
@@ -67,41 +74,17 @@ def export_backbone(model: torch.nn.Module, path: Path, max_length: int, kind: s
             quantize_int8(fused, path)
 
 
-def write_assets(detector: Detector, folder: str | Path, kind: str, fuse_skip_layer_norm: bool) -> None:
-    """Every file the page loads, into `folder` (see the module docstring)."""
-    folder = Path(folder)
+def write_assets(detector: Detector, folder: str | Path, kind: str, fuse_skip_layer_norm: bool,
+                 config: WebConfig | None = None) -> None:
+    """Every file the page loads, into `folder` (see the module docstring); `config` gives settings.json."""
+    folder, config = Path(folder), config or WebConfig()
     folder.mkdir(parents=True, exist_ok=True)
     export_backbone(detector.model, folder / BACKBONE_FILE, detector.tokenizer.max_length, kind, fuse_skip_layer_norm)
     write_json(folder / HEAD_FILE, head_of(detector.model))
     tokenizer = detector.tokenizer.to_hf_tokenizer()
     tokenizer.no_padding()  # the page sends each text unpadded, as the backbone's dynamic length allows
     tokenizer.save(str(folder / TOKENIZER_FILE))
+    charmap = precompiled_charmap(json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8")))
+    write_json(folder / CHARMAP_FILE, dict(sorted(charmap.items())))
+    write_json(folder / SETTINGS_FILE, {"train": config.feedback.model_dump(), "federated": config.federated.model_dump()})
     write_detector_json(folder, detector.threshold)
-
-
-class WebScorer:
-    """Scores texts from a web assets folder alone, as the page does: tokenizer.json, backbone, head."""
-
-    def __init__(self, folder: str | Path, threads: int | None = None):
-        from tokenizers import Tokenizer
-
-        folder = Path(folder)
-        self.session = onnx_session(folder / BACKBONE_FILE, threads)
-        self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-        head = json.loads((folder / HEAD_FILE).read_text())
-        self.weight, self.bias = np.asarray(head["weight"]), np.asarray(head["bias"])
-        self.threshold = read_threshold(folder)
-
-    def embeddings(self, texts: Sequence[str]) -> np.ndarray:
-        """One text at a time, unpadded, as the page runs them: (texts, hidden + 1)."""
-        rows = []
-        for text in texts:
-            ids = np.asarray([self.tokenizer.encode(text).ids], dtype=np.int64)
-            rows.append(self.session.run([EMBEDDING], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0])
-        return np.asarray(rows).reshape(len(rows), -1)
-
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embeddings(texts) @ self.weight.T + self.bias
-
-    def probability_ai(self, texts: Sequence[str]) -> np.ndarray:
-        return probability_ai(self.logits(texts))

@@ -1,0 +1,127 @@
+// The detector in the page: the `web` stage's assets (web/public/model/), the backbone on ONNX Runtime Web (WebGPU
+// when the browser has an adapter, WebAssembly otherwise), the head in head.ts.
+import type { InferenceSession, Tensor } from "onnxruntime-web";
+import { type Head, logits, softmax } from "./head";
+import { DetectorTokenizer } from "./tokenizer";
+
+export interface DetectorJson {
+  threshold: number;
+  thresholds_by_language?: Record<string, number>;
+  labels: string[];
+  positive_label: string;
+}
+
+export interface Settings {
+  train: { epochs: number; learning_rate: number; batch_size: number };
+  federated: { delta_bits: 8 | 32; clip_norm: number; noise_multiplier: number };
+}
+
+export interface Score {
+  probability: number; // p(AI)
+  label: string;
+  language: string;
+  ms: number; // tokenizer + backbone + head
+}
+
+export interface LoadOptions {
+  threads: number; // WebAssembly threads; 0: ONNX Runtime's default
+  backend: "auto" | "wasm" | "webgpu";
+}
+
+type Runtime = typeof import("onnxruntime-web");
+
+export class Detector {
+  private readonly embeddings = new Map<string, Float32Array>(); // feedback is embedded once
+
+  private constructor(
+    private readonly runtime: Runtime,
+    private readonly session: InferenceSession,
+    readonly tokenizer: DetectorTokenizer,
+    readonly shippedHead: Head,
+    readonly config: DetectorJson,
+    readonly settings: Settings,
+    readonly backend: string,
+    public head: Head,
+  ) {}
+
+  static async load(base: string, options: LoadOptions): Promise<Detector> {
+    const fetchJson = async (name: string) => {
+      const response = await fetch(`${base}${name}`);
+      if (!response.ok) throw new Error(`${base}${name}: HTTP ${response.status} (did \`dvc repro\` write the web assets?)`);
+      return response.json();
+    };
+    const [tokenizerJson, charmap, head, config, settings] = await Promise.all(
+      ["tokenizer.json", "charmap.json", "head.json", "detector.json", "settings.json"].map(fetchJson),
+    );
+    const backend = options.backend === "auto" ? ((await hasWebGPU()) ? "webgpu" : "wasm") : options.backend;
+    // each bundle carries its own WebAssembly build: only the one in use is downloaded
+    const runtime: Runtime = backend === "webgpu" ? await import("onnxruntime-web/webgpu") : await import("onnxruntime-web/wasm");
+    if (options.threads > 0) runtime.env.wasm.numThreads = options.threads;
+    const model = await fetch(`${base}backbone.onnx`).then((response) => response.arrayBuffer());
+    const session = await runtime.InferenceSession.create(model, {
+      executionProviders: backend === "webgpu" ? ["webgpu", "wasm"] : ["wasm"],
+      graphOptimizationLevel: "all",
+    });
+    return new Detector(runtime, session, new DetectorTokenizer(tokenizerJson, charmap), head, config, settings,
+      backend, head);
+  }
+
+  get threads(): number {
+    return this.runtime.env.wasm.numThreads ?? 1;
+  }
+
+  async embed(text: string): Promise<Float32Array> {
+    const cached = this.embeddings.get(text);
+    if (cached) return cached;
+    const ids = this.tokenizer.encode(text);
+    const shape = [1, ids.length];
+    const feeds: Record<string, Tensor> = {
+      input_ids: new this.runtime.Tensor("int64", BigInt64Array.from(ids, BigInt), shape),
+      attention_mask: new this.runtime.Tensor("int64", new BigInt64Array(ids.length).fill(1n), shape),
+    };
+    const output = await this.session.run(feeds);
+    const embedding = Float32Array.from(output.embedding.data as Float32Array);
+    this.embeddings.set(text, embedding);
+    return embedding;
+  }
+
+  forget(): void {
+    this.embeddings.clear();
+  }
+
+  probabilityOf(embedding: ArrayLike<number>): number {
+    const probabilities = softmax(logits(this.head, embedding));
+    return probabilities[this.config.labels.indexOf(this.config.positive_label)];
+  }
+
+  async score(text: string): Promise<Score> {
+    const started = performance.now();
+    this.embeddings.delete(text); // a timed score runs the backbone
+    const probability = this.probabilityOf(await this.embed(text));
+    const ms = performance.now() - started;
+    const language = guessLanguage(text);
+    const cut = this.config.thresholds_by_language?.[language] ?? this.config.threshold;
+    const label = probability >= cut ? this.config.positive_label : this.config.labels.find((l) => l !== this.config.positive_label)!;
+    return { probability, label, language, ms };
+  }
+}
+
+async function hasWebGPU(): Promise<boolean> {
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  if (!gpu) return false;
+  try {
+    return (await gpu.requestAdapter()) !== null;
+  } catch {
+    return false;
+  }
+}
+
+const LETTER = /[\p{L}\p{Nl}\p{No}]/gu; // Python's [^\W\d_]: letters and non-decimal numbers
+const HANGUL = /[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]/gu;
+
+/** tinydetect.core.records.guess_lang: Korean when over 30% of the letters are Hangul. */
+export function guessLanguage(text: string): string {
+  const letters = text.match(LETTER)?.length ?? 0;
+  const hangul = text.match(HANGUL)?.length ?? 0;
+  return letters > 0 && hangul / letters > 0.3 ? "ko" : "en";
+}

@@ -1,0 +1,160 @@
+// The page: score a pasted text, correct its label, train the head on the corrections, keep it in IndexedDB, join a
+// federated round. Everything the buttons do is also on `window.tinydetect`, which the browser tests drive.
+//
+// URL parameters: model=<folder of the web assets> (default model/), threads=<n> (WebAssembly threads; default all
+// cores when the page is cross-origin isolated, else 1), backend=auto|wasm|webgpu, db=<IndexedDB name>.
+import { Detector } from "./detector";
+import { federate } from "./federated";
+import { type Example, type Head, trainHead } from "./head";
+import { Store } from "./store";
+
+const params = new URLSearchParams(location.search);
+const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const ui = {
+  status: element("status"), text: element<HTMLTextAreaElement>("text"), score: element<HTMLButtonElement>("score"),
+  result: element("result"), markHuman: element<HTMLButtonElement>("mark-human"),
+  markAi: element<HTMLButtonElement>("mark-ai"), feedbackCount: element("feedback-count"),
+  train: element<HTMLButtonElement>("train"), reset: element<HTMLButtonElement>("reset"),
+  trainReport: element("train-report"), flServer: element<HTMLInputElement>("fl-server"),
+  federate: element<HTMLButtonElement>("federate"), flStatus: element("fl-status"), runtime: element("runtime"),
+};
+
+let detector: Detector;
+let store: Store;
+let headSource = "shipped";
+
+async function start(): Promise<void> {
+  const threads = Number(params.get("threads") ?? (crossOriginIsolated ? navigator.hardwareConcurrency : 1));
+  const backend = (params.get("backend") ?? "auto") as "auto" | "wasm" | "webgpu";
+  detector = await Detector.load(params.get("model") ?? "model/", { threads, backend });
+  store = await Store.open(params.get("db") ?? "tinydetect");
+  const saved = await store.loadHead();
+  if (saved) {
+    detector.head = saved.head;
+    headSource = `${saved.source}, saved ${saved.savedAt}`;
+  }
+  await showFeedbackCount();
+  for (const button of [ui.score, ui.markHuman, ui.markAi, ui.train, ui.reset, ui.federate]) button.disabled = false;
+  ui.status.textContent = "ready";
+  showRuntime();
+}
+
+function showRuntime(): void {
+  ui.runtime.textContent = `ONNX Runtime Web on ${detector.backend}, ${detector.threads} thread(s); ` +
+    `head: ${headSource}; everything runs in this browser`;
+}
+
+async function showFeedbackCount(): Promise<Feedback[]> {
+  const items = await store.feedback();
+  ui.feedbackCount.textContent = `${items.length} corrected example${items.length === 1 ? "" : "s"}`;
+  return items;
+}
+type Feedback = Awaited<ReturnType<Store["feedback"]>>[number];
+
+async function scoreText(): Promise<void> {
+  const text = ui.text.value.trim();
+  if (!text) return;
+  const score = await detector.score(text);
+  ui.result.textContent = `${score.label}: p(AI) = ${score.probability.toFixed(3)} (${score.ms.toFixed(1)} ms)`;
+  ui.result.className = score.label === detector.config.positive_label ? "ai" : "human";
+}
+
+async function mark(text: string, label: string): Promise<void> {
+  const index = detector.config.labels.indexOf(label);
+  if (index < 0) throw new Error(`unknown label ${label}: one of ${detector.config.labels.join(", ")}`);
+  if (!text.trim()) throw new Error("no text to mark");
+  await store.addFeedback({ text, label: index });
+  await showFeedbackCount();
+}
+
+async function examples(items: Feedback[]): Promise<Example[]> {
+  const embedded: Example[] = [];
+  for (const { text, label } of items) embedded.push({ embedding: await detector.embed(text), label });
+  return embedded;
+}
+
+async function train() {
+  const items = await store.feedback();
+  const report = trainHead(detector.head, await examples(items), detector.settings.train);
+  detector.head = report.head;
+  await store.saveHead(report.head, "feedback");
+  headSource = `feedback (${items.length} examples)`;
+  const perEpoch = report.epochMs.reduce((a, b) => a + b, 0) / report.epochMs.length;
+  ui.trainReport.textContent = `${report.losses.length} epochs, loss ${report.losses.at(-1)!.toFixed(3)}, ` +
+    `${perEpoch.toFixed(1)} ms an epoch`;
+  showRuntime();
+  return { examples: items.length, losses: report.losses, epochMs: report.epochMs };
+}
+
+async function reset(): Promise<void> {
+  await store.clear();
+  detector.head = detector.shippedHead;
+  detector.forget();
+  headSource = "shipped";
+  ui.trainReport.textContent = "";
+  await showFeedbackCount();
+  showRuntime();
+}
+
+async function joinRound(server: string, clientId: string) {
+  const result = await federate({
+    server, clientId, examples: await examples(await store.feedback()), train: detector.settings.train,
+    update: detector.settings.federated, timeoutMs: Number(params.get("fl_timeout_ms") ?? 120000),
+    onStatus: (status) => (ui.flStatus.textContent = status),
+  });
+  detector.head = result.head;
+  await store.saveHead(result.head, `federated round ${result.round}`);
+  headSource = `federated round ${result.round}`;
+  ui.flStatus.textContent = `round ${result.round} closed: new global head applied (${result.bytesSent} bytes sent)`;
+  showRuntime();
+  return result;
+}
+
+function guard(action: () => Promise<unknown>): () => Promise<void> {
+  return async () => {
+    try {
+      await action();
+    } catch (error) {
+      ui.status.textContent = `error: ${(error as Error).message}`;
+    }
+  };
+}
+
+ui.score.addEventListener("click", guard(scoreText));
+ui.markHuman.addEventListener("click", guard(() => mark(ui.text.value, "HUMAN")));
+ui.markAi.addEventListener("click", guard(() => mark(ui.text.value, "AI")));
+ui.train.addEventListener("click", guard(train));
+ui.reset.addEventListener("click", guard(reset));
+ui.federate.addEventListener("click", guard(() => joinRound(ui.flServer.value.trim(), `browser-${crypto.randomUUID()}`)));
+
+const ready = start().catch((error) => {
+  ui.status.textContent = `error: ${error.message}`;
+  throw error;
+});
+
+// For scripts and the browser tests: the same actions as the buttons, on lists of texts.
+Object.assign(window, {
+  tinydetect: {
+    ready,
+    info: () => ({ backend: detector.backend, threads: detector.threads, crossOriginIsolated, headSource }),
+    ids: (texts: string[]) => texts.map((text) => detector.tokenizer.encode(text)),
+    embed: async (texts: string[]) => {
+      const rows = [];
+      for (const text of texts) rows.push([...(await detector.embed(text))]);
+      return rows;
+    },
+    score: async (texts: string[]) => {
+      const scores = [];
+      for (const text of texts) scores.push(await detector.score(text));
+      return scores;
+    },
+    mark: async (items: { text: string; label: string }[]) => {
+      for (const { text, label } of items) await mark(text, label);
+    },
+    train,
+    trainOn: (start: Head, items: Example[]) => trainHead(start, items, detector.settings.train),
+    head: () => detector.head,
+    federate: joinRound,
+    reset,
+  },
+});
