@@ -117,8 +117,10 @@ export async function federate(options: FederateOptions): Promise<RoundResult> {
   await call(`${server}/api/update`, { method: "POST", headers: { "Content-Type": "application/json" }, body });
   say(`round ${task.round}: update sent (${body.length} bytes), waiting for the other clients`);
   for (;;) {
-    const latest = await call<{ round: number; head: Head }>(`${server}/api/head`);
-    if (latest.round >= task.round) return { round: latest.round, bytesSent: body.length, head: latest.head };
+    const latest = await call<{ round: number } & Head>(`${server}/api/head`);
+    if (latest.round >= task.round) {
+      return { round: latest.round, bytesSent: body.length, head: { weight: latest.weight, bias: latest.bias } };
+    }
     if (performance.now() > deadline) throw new Error("the round did not close in time");
     await sleep(100);
   }

@@ -22,6 +22,7 @@ const ui = {
 let detector: Detector;
 let store: Store;
 let headSource = "shipped";
+let lastTraining: { examples: number; losses: number[]; epochMs: number[] } | null = null;
 
 async function start(): Promise<void> {
   const threads = Number(params.get("threads") ?? (crossOriginIsolated ? navigator.hardwareConcurrency : 1));
@@ -83,7 +84,8 @@ async function train() {
   ui.trainReport.textContent = `${report.losses.length} epochs, loss ${report.losses.at(-1)!.toFixed(3)}, ` +
     `${perEpoch.toFixed(1)} ms an epoch`;
   showRuntime();
-  return { examples: items.length, losses: report.losses, epochMs: report.epochMs };
+  lastTraining = { examples: items.length, losses: report.losses, epochMs: report.epochMs };
+  return lastTraining;
 }
 
 async function reset(): Promise<void> {
@@ -152,6 +154,7 @@ Object.assign(window, {
       for (const { text, label } of items) await mark(text, label);
     },
     train,
+    lastTraining: () => lastTraining,
     trainOn: (start: Head, items: Example[]) => trainHead(start, items, detector.settings.train),
     head: () => detector.head,
     federate: joinRound,

@@ -1,0 +1,245 @@
+"""The page in a real browser (headless Debian Chromium, driven by Playwright): scoring with parity to Python,
+training the head on feedback, IndexedDB across a reload, and a federated round of browsers and Python clients."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tinydetect.core.config import ModelConfig, TokenizerConfig
+from tinydetect.evaluation.threshold import Threshold
+from tinydetect.modeling.model import Detector, build_model
+from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
+from tinydetect.serving.environment import serving_python
+from tinydetect.serving.process import free_ports
+from tinydetect.web.assets import write_assets
+from tinydetect.web.browser import build_page, launch_chromium
+from tinydetect.web.head import Head, train_head
+from tinydetect.web.http import start_page_server
+from tinydetect.web.scorer import HEAD_FILE, WebScorer
+
+from .conftest import make_human_rows, write_rows
+
+TINY = ModelConfig(num_hidden_layers=2, hidden_size=48, num_attention_heads=4, intermediate_size=96, max_length=64,
+                   lexical_buckets=64)
+HUMAN = [row["text"] for row in make_human_rows(90)]
+AI = [text[::-1] for text in HUMAN]  # the "AI" texts of these tests: reversed, so a head can learn them apart
+# texts that exercise the tokenizer's gaps in tokenizers.js: the robust normalizer (zero-width spaces, Cyrillic
+# look-alikes, capitals folded), byte fallback (an emoji, a rare Hangul syllable), Korean compatibility jamo
+EDGE_TEXTS = ["The\u200b quick\u200b brown fox", "Тhе сat sat оn a mat.", "SHOUTING IN CAPITALS",
+              "An emoji 🦜 and a rare syllable 똠 here.", "ㅋㅋㅋ 정말 웃기다 ㅠㅠ", "Short.", "é vs e\u0301"]
+VAL_TEXTS = HUMAN[:10] + AI[:10] + EDGE_TEXTS
+
+
+def split_feedback(offset: int, per_label: int) -> list[dict]:
+    return ([{"text": text, "label": "HUMAN"} for text in HUMAN[offset:offset + per_label]]
+            + [{"text": text, "label": "AI"} for text in AI[offset:offset + per_label]])
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory) -> Path:
+    tokenizer = DetectorTokenizer(train_sentencepiece(HUMAN + AI, TokenizerConfig(vocab_size=700), seed=0),
+                                  max_length=64)
+    model = build_model(TINY, tokenizer.vocab_size, seed=0).eval()
+    # BERT's initial std of 0.02 maps every text to nearly the same pooled vector; at 0.3 the untrained backbone's
+    # features differ from text to text, as a trained one's do, so a head can learn from them
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for weight in model.parameters():
+            if weight.dim() > 1:
+                torch.nn.init.normal_(weight, std=0.3)
+    folder = tmp_path_factory.mktemp("web-assets")
+    write_assets(Detector(model, tokenizer, threshold=Threshold(0.5, {"ko": 0.45})), folder, "int8",
+                 fuse_skip_layer_norm=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def page_dir(tmp_path_factory) -> Path:
+    return build_page(tmp_path_factory.mktemp("web-dist"))
+
+
+@pytest.fixture(scope="module")
+def site(page_dir, assets):
+    server = start_page_server(page_dir, assets)
+    yield f"http://127.0.0.1:{server.server_port}/index.html"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+def open_page(browser_or_context, url: str):
+    page = browser_or_context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.evaluate("window.tinydetect.ready")
+    assert not errors, errors
+    return page
+
+
+def test_the_page_scores_as_the_python_onnx_scorer(chromium, site, assets):
+    context = chromium.new_context()
+    page = open_page(context, site)
+    info = page.evaluate("window.tinydetect.info()")
+    assert info["backend"] == "wasm" and info["crossOriginIsolated"] and info["headSource"] == "shipped"
+    scorer = WebScorer(assets)
+    assert page.evaluate("(texts) => window.tinydetect.ids(texts)", VAL_TEXTS) == [scorer.ids(t) for t in VAL_TEXTS]
+    scores = page.evaluate("(texts) => window.tinydetect.score(texts)", VAL_TEXTS)
+    expected = scorer.probability_ai(VAL_TEXTS)
+    np.testing.assert_allclose([score["probability"] for score in scores], expected, atol=1e-4)
+    cuts = scorer.threshold.for_texts(VAL_TEXTS)
+    assert [score["label"] for score in scores] == ["AI" if p >= cut else "HUMAN" for p, cut in zip(expected, cuts,
+                                                                                                    strict=True)]
+    # the same through the page's controls
+    page.fill("#text", VAL_TEXTS[0])
+    page.click("#score")
+    page.wait_for_function("document.querySelector('#result').textContent.includes('p(AI)')")
+    assert page.text_content("#result").startswith(scores[0]["label"])
+    context.close()
+
+
+def test_training_on_feedback_raises_accuracy_and_matches_python_then_survives_a_reload(chromium, site, assets):
+    context = chromium.new_context()
+    page = open_page(context, site)
+    feedback, held_out = split_feedback(0, 20), split_feedback(40, 20)
+    page.evaluate("(items) => window.tinydetect.mark(items.slice(1))", feedback)
+    page.fill("#text", feedback[0]["text"])  # the first correction through the page's own button
+    page.click("#mark-human")
+    page.wait_for_function("document.querySelector('#feedback-count').textContent.startsWith('40 ')")
+
+    held_texts = [item["text"] for item in held_out]
+    held_labels = np.array([item["label"] == "AI" for item in held_out])
+    accuracy = lambda scores: float(np.mean(np.array([s["label"] == "AI" for s in scores]) == held_labels))  # noqa: E731
+    before = accuracy(page.evaluate("(texts) => window.tinydetect.score(texts)", held_texts))
+    page.click("#train")
+    page.wait_for_function("document.querySelector('#train-report').textContent.includes('epochs')")
+    report = page.evaluate("window.tinydetect.lastTraining()")
+    after = accuracy(page.evaluate("(texts) => window.tinydetect.score(texts)", held_texts))
+    assert after >= before + 0.2, (before, after)
+    assert len(report["losses"]) == 5 and report["losses"][-1] < report["losses"][0]
+
+    # the page's Adam is the Python twin's, step for step
+    embeddings = np.array(page.evaluate("(texts) => window.tinydetect.embed(texts)", [f["text"] for f in feedback]))
+    labels = [int(item["label"] == "AI") for item in feedback]
+    start = Head.from_json(json.loads((assets / HEAD_FILE).read_text()))
+    in_page = page.evaluate("([head, items]) => window.tinydetect.trainOn(head, items)",
+                            [start.to_json(), [{"embedding": e.tolist(), "label": y} for e, y in zip(embeddings, labels,
+                                                                                                       strict=True)]])
+    in_python, losses = train_head(start, embeddings, labels, epochs=5, learning_rate=0.05, batch_size=8)
+    np.testing.assert_allclose(in_page["head"]["weight"], in_python.weight, atol=1e-9)
+    np.testing.assert_allclose(in_page["losses"], losses, atol=1e-9)
+
+    trained = page.evaluate("window.tinydetect.head()")
+    page.reload()
+    page.evaluate("window.tinydetect.ready")
+    assert page.evaluate("window.tinydetect.info()")["headSource"].startswith("feedback")
+    assert page.evaluate("window.tinydetect.head()") == trained
+    assert page.text_content("#feedback-count").startswith("40 ")
+    page.click("#reset")
+    page.wait_for_function("document.querySelector('#feedback-count').textContent.startsWith('0 ')")
+    assert page.evaluate("window.tinydetect.head()") == start.to_json()
+    context.close()
+
+
+def call(url: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def wait_for(check, what: str, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start_federated_server(assets: Path, page_dir: Path, log: Path, clients: int, output: Path):
+    http_port, flower_port = free_ports(2)
+    command = [str(serving_python()), "-m", "tinydetect.federated", "server", "--model", str(assets), "--page",
+               str(page_dir), "--port", str(http_port), "--flower-port", str(flower_port), "--clients", str(clients),
+               "--round-timeout", "120", "--output", str(output)]
+    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{http_port}"
+
+    def up():
+        if process.poll() is not None:
+            raise AssertionError(f"the FL server exited:\n{log.read_text()[-3000:]}")
+        try:
+            return call(f"{base}/api/status")
+        except OSError:
+            return None
+
+    wait_for(up, "the FL server")
+    return process, base, f"127.0.0.1:{flower_port}"
+
+
+def test_a_federated_round_of_three_browsers_and_two_python_clients_improves_the_global_head(chromium, assets,
+                                                                                               page_dir, tmp_path):
+    output = tmp_path / "global_head.json"
+    server, base, flower = start_federated_server(assets, page_dir, tmp_path / "server.log", 5, output)
+    python_clients = []
+    try:
+        held_out = []
+        for index in range(2):  # Python clients, each on its own slice of the texts
+            data = write_rows(tmp_path / f"client{index}.jsonl", split_feedback(index * 8, 8))
+            held_out += split_feedback(60 + index * 5, 5)
+            python_clients.append(subprocess.Popen(
+                [str(serving_python()), "-m", "tinydetect.federated", "client", str(data), "--server", flower,
+                 "--http", base, "--model", str(assets), "--output", str(tmp_path / f"client{index}_head.json")],
+                stdout=(tmp_path / f"client{index}.log").open("w"), stderr=subprocess.STDOUT))
+        pages = []
+        for index in range(3):  # browsers, each in its own context (its own IndexedDB) with its own feedback
+            page = open_page(chromium.new_context(), f"{base}/index.html")
+            page.evaluate("(items) => window.tinydetect.mark(items)", split_feedback(16 + index * 8, 8))
+            held_out += split_feedback(70 + index * 5, 5)
+            page.evaluate(f"() => {{ window.round = window.tinydetect.federate('', 'browser-{index}'); }}")
+            pages.append(page)
+        results = [page.evaluate("window.round") for page in pages]
+        for process in python_clients:
+            assert process.wait(120) == 0, (tmp_path / "client0.log").read_text()[-2000:]
+
+        status = call(f"{base}/api/status")
+        (round_report,) = status["history"]
+        assert round_report["clients"] == 5 and not round_report["rejected"] and not round_report["failures"]
+        assert round_report["examples"] == 5 * 16
+        assert all(0 < sent < 4000 for sent in round_report["bytes_sent"].values())  # INT8: ~1 KB of a 2 x 49 head
+        global_head = call(f"{base}/api/head")
+        assert all(result["round"] == 1 and result["head"] == {k: global_head[k] for k in ("weight", "bias")}
+                   for result in results)
+        assert json.loads((tmp_path / "client1_head.json").read_text()) == global_head
+        assert json.loads(output.read_text()) == global_head
+
+        scorer = WebScorer(assets)
+        embeddings = scorer.embeddings([item["text"] for item in held_out])
+        labels = np.array([int(item["label"] == "AI") for item in held_out])
+        start_accuracy = scorer.head.accuracy(embeddings, labels)
+        global_accuracy = Head.from_json(global_head).accuracy(embeddings, labels)
+        assert global_accuracy > start_accuracy and global_accuracy >= 0.8, (start_accuracy, global_accuracy)
+        # every page applied and saved the new global head
+        assert pages[0].evaluate("window.tinydetect.info()")["headSource"] == "federated round 1"
+    finally:
+        for process in python_clients:
+            process.kill()
+        server.send_signal(2)
+        server.wait(30)
