@@ -186,3 +186,7 @@ def onnx_model(tmp_path_factory):
     detector.save(folder)
     export(detector.model, folder / "model.onnx", 32, dynamic_batch=True)
     return folder / "model.onnx"
+
+
+# --- the web page's tests (test_web_browser.py, test_federated.py) share one tiny detector's assets and one build ---
+from .web_fixtures import web_assets, web_page_dir  # noqa: E402, F401 (fixtures)

@@ -4,71 +4,22 @@ training the head on feedback, IndexedDB across a reload, and a federated round 
 from __future__ import annotations
 
 import json
-import subprocess
-import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from tinydetect.core.config import ModelConfig, TokenizerConfig
-from tinydetect.evaluation.threshold import Threshold
-from tinydetect.modeling.model import Detector, build_model
-from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
-from tinydetect.serving.environment import serving_python
-from tinydetect.serving.process import free_ports
-from tinydetect.web.assets import write_assets
-from tinydetect.web.browser import build_page, launch_chromium
+from tinydetect.web.browser import launch_chromium
 from tinydetect.web.head import Head, train_head
 from tinydetect.web.http import start_page_server
 from tinydetect.web.scorer import HEAD_FILE, WebScorer
 
-from .conftest import make_human_rows, write_rows
-
-TINY = ModelConfig(num_hidden_layers=2, hidden_size=48, num_attention_heads=4, intermediate_size=96, max_length=64,
-                   lexical_buckets=64)
-HUMAN = [row["text"] for row in make_human_rows(90)]
-AI = [text[::-1] for text in HUMAN]  # the "AI" texts of these tests: reversed, so a head can learn them apart
-# texts that exercise the tokenizer's gaps in tokenizers.js: the robust normalizer (zero-width spaces, Cyrillic
-# look-alikes, capitals folded), byte fallback (an emoji, a rare Hangul syllable), Korean compatibility jamo
-EDGE_TEXTS = ["The\u200b quick\u200b brown fox", "Тhе сat sat оn a mat.", "SHOUTING IN CAPITALS",
-              "An emoji 🦜 and a rare syllable 똠 here.", "ㅋㅋㅋ 정말 웃기다 ㅠㅠ", "Short.", "é vs e\u0301"]
-VAL_TEXTS = HUMAN[:10] + AI[:10] + EDGE_TEXTS
-
-
-def split_feedback(offset: int, per_label: int) -> list[dict]:
-    return ([{"text": text, "label": "HUMAN"} for text in HUMAN[offset:offset + per_label]]
-            + [{"text": text, "label": "AI"} for text in AI[offset:offset + per_label]])
+from .conftest import write_rows
+from .web_fixtures import VAL_TEXTS, call, split_feedback, start_federated_server, start_python_client
 
 
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> Path:
-    tokenizer = DetectorTokenizer(train_sentencepiece(HUMAN + AI, TokenizerConfig(vocab_size=700), seed=0),
-                                  max_length=64)
-    model = build_model(TINY, tokenizer.vocab_size, seed=0).eval()
-    # BERT's initial std of 0.02 maps every text to nearly the same pooled vector; at 0.3 the untrained backbone's
-    # features differ from text to text, as a trained one's do, so a head can learn from them
-    torch.manual_seed(0)
-    with torch.no_grad():
-        for weight in model.parameters():
-            if weight.dim() > 1:
-                torch.nn.init.normal_(weight, std=0.3)
-    folder = tmp_path_factory.mktemp("web-assets")
-    write_assets(Detector(model, tokenizer, threshold=Threshold(0.5, {"ko": 0.45})), folder, "int8",
-                 fuse_skip_layer_norm=False)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def page_dir(tmp_path_factory) -> Path:
-    return build_page(tmp_path_factory.mktemp("web-dist"))
-
-
-@pytest.fixture(scope="module")
-def site(page_dir, assets):
-    server = start_page_server(page_dir, assets)
+def site(web_page_dir, web_assets):
+    server = start_page_server(web_page_dir, web_assets)
     yield f"http://127.0.0.1:{server.server_port}/index.html"
     server.shutdown()
 
@@ -93,12 +44,12 @@ def open_page(browser_or_context, url: str):
     return page
 
 
-def test_the_page_scores_as_the_python_onnx_scorer(chromium, site, assets):
+def test_the_page_scores_as_the_python_onnx_scorer(chromium, site, web_assets):
     context = chromium.new_context()
     page = open_page(context, site)
     info = page.evaluate("window.tinydetect.info()")
     assert info["backend"] == "wasm" and info["crossOriginIsolated"] and info["headSource"] == "shipped"
-    scorer = WebScorer(assets)
+    scorer = WebScorer(web_assets)
     assert page.evaluate("(texts) => window.tinydetect.ids(texts)", VAL_TEXTS) == [scorer.ids(t) for t in VAL_TEXTS]
     scores = page.evaluate("(texts) => window.tinydetect.score(texts)", VAL_TEXTS)
     expected = scorer.probability_ai(VAL_TEXTS)
@@ -114,7 +65,7 @@ def test_the_page_scores_as_the_python_onnx_scorer(chromium, site, assets):
     context.close()
 
 
-def test_training_on_feedback_raises_accuracy_and_matches_python_then_survives_a_reload(chromium, site, assets):
+def test_training_on_feedback_raises_accuracy_and_matches_python_then_survives_a_reload(chromium, site, web_assets):
     context = chromium.new_context()
     page = open_page(context, site)
     feedback, held_out = split_feedback(0, 20), split_feedback(40, 20)
@@ -137,7 +88,7 @@ def test_training_on_feedback_raises_accuracy_and_matches_python_then_survives_a
     # the page's Adam is the Python twin's, step for step
     embeddings = np.array(page.evaluate("(texts) => window.tinydetect.embed(texts)", [f["text"] for f in feedback]))
     labels = [int(item["label"] == "AI") for item in feedback]
-    start = Head.from_json(json.loads((assets / HEAD_FILE).read_text()))
+    start = Head.from_json(json.loads((web_assets / HEAD_FILE).read_text()))
     in_page = page.evaluate("([head, items]) => window.tinydetect.trainOn(head, items)",
                             [start.to_json(), [{"embedding": e.tolist(), "label": y} for e, y in zip(embeddings, labels,
                                                                                                        strict=True)]])
@@ -157,57 +108,18 @@ def test_training_on_feedback_raises_accuracy_and_matches_python_then_survives_a
     context.close()
 
 
-def call(url: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
-
-
-def wait_for(check, what: str, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def start_federated_server(assets: Path, page_dir: Path, log: Path, clients: int, output: Path):
-    http_port, flower_port = free_ports(2)
-    command = [str(serving_python()), "-m", "tinydetect.federated", "server", "--model", str(assets), "--page",
-               str(page_dir), "--port", str(http_port), "--flower-port", str(flower_port), "--clients", str(clients),
-               "--round-timeout", "120", "--output", str(output)]
-    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{http_port}"
-
-    def up():
-        if process.poll() is not None:
-            raise AssertionError(f"the FL server exited:\n{log.read_text()[-3000:]}")
-        try:
-            return call(f"{base}/api/status")
-        except OSError:
-            return None
-
-    wait_for(up, "the FL server")
-    return process, base, f"127.0.0.1:{flower_port}"
-
-
-def test_a_federated_round_of_three_browsers_and_two_python_clients_improves_the_global_head(chromium, assets,
-                                                                                               page_dir, tmp_path):
+def test_a_federated_round_of_three_browsers_and_two_python_clients_improves_the_global_head(chromium, web_assets,
+                                                                                               web_page_dir, tmp_path):
     output = tmp_path / "global_head.json"
-    server, base, flower = start_federated_server(assets, page_dir, tmp_path / "server.log", 5, output)
+    server, base, flower = start_federated_server(web_assets, web_page_dir, tmp_path / "server.log", 5, output)
     python_clients = []
     try:
         held_out = []
         for index in range(2):  # Python clients, each on its own slice of the texts
             data = write_rows(tmp_path / f"client{index}.jsonl", split_feedback(index * 8, 8))
             held_out += split_feedback(60 + index * 5, 5)
-            python_clients.append(subprocess.Popen(
-                [str(serving_python()), "-m", "tinydetect.federated", "client", str(data), "--server", flower,
-                 "--http", base, "--model", str(assets), "--output", str(tmp_path / f"client{index}_head.json")],
-                stdout=(tmp_path / f"client{index}.log").open("w"), stderr=subprocess.STDOUT))
+            python_clients.append(start_python_client(data, flower, base, web_assets,
+                                                      tmp_path / f"client{index}_head.json", tmp_path / f"client{index}.log"))
         pages = []
         for index in range(3):  # browsers, each in its own context (its own IndexedDB) with its own feedback
             page = open_page(chromium.new_context(), f"{base}/index.html")
@@ -230,7 +142,7 @@ def test_a_federated_round_of_three_browsers_and_two_python_clients_improves_the
         assert json.loads((tmp_path / "client1_head.json").read_text()) == global_head
         assert json.loads(output.read_text()) == global_head
 
-        scorer = WebScorer(assets)
+        scorer = WebScorer(web_assets)
         embeddings = scorer.embeddings([item["text"] for item in held_out])
         labels = np.array([int(item["label"] == "AI") for item in held_out])
         start_accuracy = scorer.head.accuracy(embeddings, labels)

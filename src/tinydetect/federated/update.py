@@ -94,3 +94,11 @@ def from_wire(tensors: object) -> list[np.ndarray]:
 def wire_bytes(update: Sequence[np.ndarray]) -> int:
     """Bytes of the update's arrays: what a client sends on Flower's wire, before framing."""
     return int(sum(np.asarray(array).nbytes for array in update))
+
+
+def to_wire(update: Sequence[np.ndarray]) -> list[dict]:
+    """A quantized update as a browser sends it (the inverse of `from_wire`)."""
+    *tensors, scales = update
+    return [{"shape": list(tensor.shape), "dtype": np.asarray(tensor).dtype.name, "scale": float(scale),
+             "data": base64.b64encode(np.ascontiguousarray(tensor).tobytes()).decode()}
+            for tensor, scale in zip(tensors, scales, strict=True)]
