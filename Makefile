@@ -8,7 +8,7 @@ SERVE_VENV := .venv-serve
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: repro test serve-env bench bench-latency bench-quality report demo-data toolchains clean-venv
+.PHONY: repro test serve-env web-page bench bench-latency bench-quality bench-web report demo-data toolchains clean-venv
 BASE ?= main
 
 $(BIN)/activate: requirements.txt pyproject.toml
@@ -26,13 +26,21 @@ $(SERVE_VENV)/bin/activate: requirements-serve.txt pyproject.toml
 
 serve-env: $(SERVE_VENV)/bin/activate
 
-# The mcu stage's C toolchains (Debian): gcc for the host build, gcc-avr + avr-libc for the ATmega328P, simavr to
-# run it. Installed when missing and apt-get can run (root, or sudo without a password); otherwise the stage
-# skips the AVR build and says so.
-APT_PACKAGES := gcc gcc-avr avr-libc simavr
+# The web page (web/: Vite + TypeScript), built into web/dist/ from the npm packages its lock file pins.
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	npm --prefix web ci --no-audit --no-fund
+web/dist/index.html: web/node_modules/.package-lock.json web/index.html web/vite.config.ts web/tsconfig.json $(wildcard web/src/*)
+	npm --prefix web run build
+web-page: web/dist/index.html
+
+# Debian packages: the mcu stage's C toolchains (gcc for the host build, gcc-avr + avr-libc for the ATmega328P,
+# simavr to run it) and chromium for the browser tests (driven by Playwright, which downloads no browser of its own).
+# Installed when missing and apt-get can run (root, or sudo without a password); otherwise the stage skips the AVR
+# build and says so, and the browser tests fail naming the missing package.
+APT_PACKAGES := gcc gcc-avr avr-libc simavr chromium
 toolchains:
 	@if command -v gcc >/dev/null && command -v avr-gcc >/dev/null && command -v simavr >/dev/null \
-		&& test -f /usr/lib/avr/include/avr/io.h; then :; \
+		&& test -f /usr/lib/avr/include/avr/io.h && command -v chromium >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); } \
 		|| echo "make: apt-get could not install $(APT_PACKAGES): the mcu stage and its tests skip the AVR build"; \
 	elif sudo -n true 2>/dev/null; then { sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); } \
@@ -46,7 +54,7 @@ demo-data: $(BIN)/activate
 repro: demo-data toolchains serve-env
 	$(BIN)/dvc repro
 
-test: $(BIN)/activate toolchains serve-env
+test: $(BIN)/activate toolchains serve-env web-page
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -58,6 +66,10 @@ bench-latency: repro
 
 bench-quality: $(BIN)/activate
 	$(BIN)/python -m benchmarks.quality
+
+# The page in headless Chromium: latency, page weight, training on feedback, a federated round (benchmarks/web.py).
+bench-web: repro web-page
+	$(BIN)/python -m benchmarks.web
 
 # report.md: what the workspace moved against $(BASE) (params, metrics, plots), as CI posts on a PR.
 report: repro

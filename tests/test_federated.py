@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinydetect.federated.process import get_json as call
+from tinydetect.federated.process import launch_server, wait_for
 from tinydetect.federated.update import UpdateError, dequantize, from_wire, privatize, quantize, to_wire
 from tinydetect.web.head import Head
-
-from .web_fixtures import call, start_federated_server, wait_for
 
 SHAPES = [(2, 5), (2,)]
 
@@ -76,7 +76,7 @@ def post(url: str, body: dict) -> tuple[int, dict]:
 
 def test_the_server_averages_by_example_count_and_keeps_its_head_through_bad_updates(web_assets, web_page_dir,
                                                                                        tmp_path: Path):
-    server, base, _ = start_federated_server(web_assets, web_page_dir, tmp_path / "server.log", 2, tmp_path / "head.json")
+    server, base, _ = launch_server(web_assets, web_page_dir, tmp_path / "server.log", 2, tmp_path / "head.json")
     try:
         start = Head.from_json(call(f"{base}/api/head"))
         assert post(f"{base}/api/update", {"client_id": "mallory", "round": 1, "num_examples": 1, "tensors": []})[0] == 403

@@ -8,13 +8,15 @@ import json
 import numpy as np
 import pytest
 
+from tinydetect.federated.process import get_json as call
+from tinydetect.federated.process import launch_client, launch_server
 from tinydetect.web.browser import launch_chromium
 from tinydetect.web.head import Head, train_head
 from tinydetect.web.http import start_page_server
 from tinydetect.web.scorer import HEAD_FILE, WebScorer
 
 from .conftest import write_rows
-from .web_fixtures import VAL_TEXTS, call, split_feedback, start_federated_server, start_python_client
+from .web_fixtures import VAL_TEXTS, split_feedback
 
 
 @pytest.fixture(scope="module")
@@ -111,14 +113,14 @@ def test_training_on_feedback_raises_accuracy_and_matches_python_then_survives_a
 def test_a_federated_round_of_three_browsers_and_two_python_clients_improves_the_global_head(chromium, web_assets,
                                                                                                web_page_dir, tmp_path):
     output = tmp_path / "global_head.json"
-    server, base, flower = start_federated_server(web_assets, web_page_dir, tmp_path / "server.log", 5, output)
+    server, base, flower = launch_server(web_assets, web_page_dir, tmp_path / "server.log", 5, output)
     python_clients = []
     try:
         held_out = []
         for index in range(2):  # Python clients, each on its own slice of the texts
             data = write_rows(tmp_path / f"client{index}.jsonl", split_feedback(index * 8, 8))
             held_out += split_feedback(60 + index * 5, 5)
-            python_clients.append(start_python_client(data, flower, base, web_assets,
+            python_clients.append(launch_client(data, flower, base, web_assets,
                                                       tmp_path / f"client{index}_head.json", tmp_path / f"client{index}.log"))
         pages = []
         for index in range(3):  # browsers, each in its own context (its own IndexedDB) with its own feedback

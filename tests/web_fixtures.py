@@ -6,10 +6,6 @@ one set of assets and one build of the page.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,8 +15,6 @@ from tinydetect.core.config import ModelConfig, TokenizerConfig
 from tinydetect.evaluation.threshold import Threshold
 from tinydetect.modeling.model import Detector, build_model
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
-from tinydetect.serving.environment import serving_python
-from tinydetect.serving.process import free_ports
 from tinydetect.web.assets import write_assets
 from tinydetect.web.browser import build_page
 
@@ -63,47 +57,3 @@ def web_assets(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def web_page_dir(tmp_path_factory) -> Path:
     return build_page(tmp_path_factory.mktemp("web-dist"))
-
-
-def call(url: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
-
-
-def wait_for(check, what: str, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def start_federated_server(assets: Path, page_dir: Path, log: Path, clients: int, output: Path):
-    http_port, flower_port = free_ports(2)
-    command = [str(serving_python()), "-m", "tinydetect.federated", "server", "--model", str(assets), "--page",
-               str(page_dir), "--port", str(http_port), "--flower-port", str(flower_port), "--clients", str(clients),
-               "--round-timeout", "120", "--output", str(output)]
-    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{http_port}"
-
-    def up():
-        if process.poll() is not None:
-            raise AssertionError(f"the FL server exited:\n{log.read_text()[-3000:]}")
-        try:
-            return call(f"{base}/api/status")
-        except OSError:
-            return None
-
-    wait_for(up, "the FL server")
-    return process, base, f"127.0.0.1:{flower_port}"
-
-
-def start_python_client(data: Path, flower: str, base: str, assets: Path, output: Path, log: Path) -> subprocess.Popen:
-    """`tinydetect federated client` on `data`, in the serving venv (where Flower is)."""
-    command = [str(serving_python()), "-m", "tinydetect.federated", "client", str(data), "--server", flower, "--http",
-               base, "--model", str(assets), "--output", str(output)]
-    return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)

@@ -1,0 +1,60 @@
+"""Starting `tinydetect federated server` and `client` as processes in the serving venv, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from tinydetect.serving.environment import serving_python
+from tinydetect.serving.process import free_ports
+
+
+def get_json(url: str, body: dict | None = None, timeout: float = 30.0) -> dict:
+    """GET `url`, or POST `body` as JSON; the answer's JSON (urllib's HTTPError on a 4xx or 5xx)."""
+    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)
+
+
+def wait_for(check, what: str, timeout: float = 120.0):
+    """`check()`'s first truthy answer, polled every 0.2 s; TimeoutError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def launch_server(model: Path, page: Path, log: Path, clients: int, output: Path | None = None,
+                  round_timeout: float = 120.0) -> tuple[subprocess.Popen, str, str]:
+    """The server on free ports, once its HTTP API answers: (process, HTTP base URL, Flower address)."""
+    http_port, flower_port = free_ports(2)
+    command = [str(serving_python()), "-m", "tinydetect.federated", "server", "--model", str(model), "--page",
+               str(page), "--port", str(http_port), "--flower-port", str(flower_port), "--clients", str(clients),
+               "--round-timeout", str(round_timeout)] + (["--output", str(output)] if output else [])
+    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{http_port}"
+
+    def up():
+        if process.poll() is not None:
+            raise RuntimeError(f"the FL server exited:\n{log.read_text()[-3000:]}")
+        try:
+            return get_json(f"{base}/api/status")
+        except OSError:
+            return None
+
+    wait_for(up, "the FL server")
+    return process, base, f"127.0.0.1:{flower_port}"
+
+
+def launch_client(data: Path, flower: str, base: str, model: Path, output: Path, log: Path) -> subprocess.Popen:
+    """`tinydetect federated client` on `data`; it pulls the global head into `output` after the rounds."""
+    command = [str(serving_python()), "-m", "tinydetect.federated", "client", str(data), "--server", flower, "--http",
+               base, "--model", str(model), "--output", str(output)]
+    return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
