@@ -1,0 +1,306 @@
+"""The detector in a web page, measured in headless Chromium (Debian's, through Playwright), on the `web` stage's assets.
+
+1. Latency: p50 / p90 of one 128-token text, tokenizer + backbone + head, in the page on ONNX Runtime Web's
+   WebAssembly backend with 1 thread and with every core (cross-origin isolated), beside the same assets on native ONNX
+   Runtime (Python, 1 thread) for scale.
+2. Page weight: every file the page downloads to score a text (recorded from the browser's network log), raw and as a
+   server's gzip (level 6) sends it; the budget is 8 MB.
+3. Training on feedback: for each data set and each of --draws random draws, 20 corrected texts per label marked in the
+   page and "train on feedback" run (Adam on the head, params' web.feedback); accuracy on other texts of that data set
+   (up to --held-out per label) before and after, the loss per epoch, ms per epoch in the page; convergence read off
+   the NumPy twin of the page's training (tinydetect.web.head, the same weights: tests/test_web_browser.py) run on for
+   20 epochs: the epoch-5 loss against the epoch-20 one, and when the feedback's own accuracy reaches 100%.
+4. A federated round: `tinydetect federated server` with 5 clients (3 pages, 2 Python clients through Flower), each
+   with 20 texts per label of its own and 10 per label held out; bytes each client sent (the INT8 delta with its framing), accuracy of the
+   starting and the new global head on the union of the clients' held-out texts.
+
+Data: L2R blogs (English) and KatFish essays + NSMC reviews (Korean) from ../shared/data. Writes
+`benchmarks/results/web.json` with the commit and the web params it ran on, and a screenshot of the page after
+training (`benchmarks/results/web_page.png`). Run after `make repro` and `make web-page`:
+
+    python -m benchmarks.web [--draws 5] [--held-out 100] [--runs 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+
+from benchmarks import REPO_ROOT, SHARED_DATA
+from benchmarks.quality import commit
+from tinydetect.core.config import load_params
+from tinydetect.core.files import write_json, write_jsonl
+from tinydetect.federated.process import get_json, launch_client, launch_server
+from tinydetect.web.browser import launch_chromium
+from tinydetect.web.head import Head, train_head
+from tinydetect.web.http import start_page_server
+from tinydetect.web.scorer import WebScorer
+
+RESULTS = REPO_ROOT / "benchmarks/results/web.json"
+SCREENSHOT = REPO_ROOT / "benchmarks/results/web_page.png"
+MODEL = REPO_ROOT / "web/public/model"
+PAGE = REPO_ROOT / "web/dist"
+PER_LABEL = 20
+TOKENS = 128
+DATASETS = {  # name: (files, the language's human texts where the AI file has few)
+    "l2r_blogs_en": ["l2r_blogs_en.jsonl"],
+    "katfish_ko": ["katfish_essays_ko.jsonl", "nsmc_human_ko_1k.jsonl"],
+}
+
+
+def labelled_texts(name: str) -> dict[str, list[str]]:
+    texts: dict[str, list[str]] = {"HUMAN": [], "AI": []}
+    for file in DATASETS[name]:
+        for line in (SHARED_DATA / file).read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("label") in texts and row["text"].strip():
+                texts[row["label"]].append(row["text"])
+    return texts
+
+
+def open_page(browser, url: str):
+    page = browser.new_context().new_page()
+    page.goto(url)
+    page.evaluate("window.tinydetect.ready")
+    return page
+
+
+def text_of_tokens(scorer: WebScorer, texts: list[str], tokens: int) -> str:
+    """The first text cut to exactly `tokens` ids ([CLS] and [SEP] included)."""
+    for text in texts:
+        encoding = scorer.tokenizer.encode(text)
+        if len(encoding.ids) > tokens:
+            cut = text[:encoding.offsets[tokens - 2][1]]
+            if len(scorer.ids(cut)) == tokens:
+                return cut
+    raise SystemExit(f"no text of {tokens} tokens found")
+
+
+def latency(browser, url: str, scorer: WebScorer, text: str, runs: int) -> dict:
+    rows = {}
+    for threads in (1, 0):  # 0: the page's default, every core when cross-origin isolated
+        page = open_page(browser, f"{url}?threads={threads}" if threads else url)
+        info = page.evaluate("window.tinydetect.info()")
+        assert len(page.evaluate("(t) => window.tinydetect.ids(t)", [text])[0]) == TOKENS
+        page.evaluate("(t) => window.tinydetect.score(t)", [text] * 5)  # warm-up
+        times = [score["ms"] for score in page.evaluate("(t) => window.tinydetect.score(t)", [text] * runs)]
+        rows[f"wasm_{info['threads']}_threads"] = {"p50_ms": round(float(np.median(times)), 2),
+                                                   "p90_ms": round(float(np.percentile(times, 90)), 2),
+                                                   "threads": info["threads"], "backend": info["backend"]}
+        page.context.close()
+    native = []
+    for _ in range(runs + 5):
+        started = time.perf_counter()
+        scorer.probability_ai([text])
+        native.append((time.perf_counter() - started) * 1000)
+    rows["native_onnxruntime_1_thread"] = {"p50_ms": round(float(np.median(native[5:])), 2),
+                                           "p90_ms": round(float(np.percentile(native[5:], 90)), 2)}
+    return rows
+
+
+def page_weight(browser, url: str) -> dict:
+    """Every file the page fetched to load and score one text, raw and gzip-6, by the file on disk it came from."""
+    page = browser.new_context().new_page()
+    fetched = []
+    page.on("response", lambda response: fetched.append(urlparse(response.url).path))
+    page.goto(url)
+    page.evaluate("window.tinydetect.ready")
+    page.evaluate("window.tinydetect.score(['one text'])")
+    files = {}
+    for path in dict.fromkeys(fetched):
+        local = MODEL / Path(path).name if path.startswith("/model/") else PAGE / (path.lstrip("/") or "index.html")
+        if local.is_file():
+            data = local.read_bytes()
+            files[path] = {"bytes": len(data), "gzip_bytes": len(gzip.compress(data, compresslevel=6, mtime=0))}
+    page.context.close()
+    total = sum(f["gzip_bytes"] for f in files.values())
+    return {"files": files, "total_mb": round(sum(f["bytes"] for f in files.values()) / 1e6, 3),
+            "total_gzip_mb": round(total / 1e6, 3), "budget_mb": 8.0, "within_budget": total / 1e6 <= 8.0}
+
+
+def draw(texts: dict[str, list[str]], rng: np.random.Generator, per_label: int, held_out: int):
+    """`per_label` feedback texts per label and up to `held_out` others per label, at random."""
+    feedback, others = [], []
+    for label, pool in texts.items():
+        order = rng.permutation(len(pool))
+        feedback += [{"text": pool[i], "label": label} for i in order[:per_label]]
+        others += [{"text": pool[i], "label": label} for i in order[per_label:per_label + held_out]]
+    return feedback, others
+
+
+def page_accuracy(page, items: list[dict]) -> float:
+    scores = page.evaluate("(t) => window.tinydetect.score(t)", [item["text"] for item in items])
+    return float(np.mean([score["label"] == item["label"] for score, item in zip(scores, items, strict=True)]))
+
+
+def convergence(start: Head, embeddings: np.ndarray, labels: list[int], settings: dict) -> dict:
+    """The NumPy twin of the page's training run for 20 epochs: loss at 5 vs 20, first epoch at 100% accuracy."""
+    options = {key: settings[key] for key in ("learning_rate", "batch_size")}
+    _, losses = train_head(start, embeddings, labels, epochs=20, **options)
+    perfect = next((epochs for epochs in range(1, 21)
+                    if train_head(start, embeddings, labels, epochs=epochs, **options)[0].accuracy(embeddings, labels)
+                    == 1.0), None)
+    return {"loss_epoch_5": round(losses[4], 4), "loss_epoch_20": round(losses[19], 4),
+            "feedback_accuracy_100_at_epoch": perfect}
+
+
+def feedback_training(browser, url: str, name: str, draws: int, held_out: int, settings: dict) -> dict:
+    texts, rows = labelled_texts(name), []
+    start = WebScorer(MODEL).head
+    for seed in range(draws):
+        feedback, others = draw(texts, np.random.default_rng(seed), PER_LABEL, held_out)
+        page = open_page(browser, url)
+        before = page_accuracy(page, others)
+        page.evaluate("(items) => window.tinydetect.mark(items)", feedback)
+        report = page.evaluate("window.tinydetect.train()")
+        after = page_accuracy(page, others)
+        embeddings = np.array(page.evaluate("(t) => window.tinydetect.embed(t)", [f["text"] for f in feedback]))
+        labels = [int(item["label"] == "AI") for item in feedback]
+        rows.append({"seed": seed, "accuracy_before": round(before, 4), "accuracy_after": round(after, 4),
+                     "losses": [round(loss, 4) for loss in report["losses"]],
+                     "ms_per_epoch": round(float(np.mean(report["epochMs"])), 3),
+                     **convergence(start, embeddings, labels, settings)})
+        page.context.close()
+    gains = [row["accuracy_after"] - row["accuracy_before"] for row in rows]
+    return {"data": name, "feedback_per_label": PER_LABEL, "held_out_per_label": held_out, "draws": rows,
+            "mean_accuracy_before": round(float(np.mean([r["accuracy_before"] for r in rows])), 4),
+            "mean_accuracy_after": round(float(np.mean([r["accuracy_after"] for r in rows])), 4),
+            "mean_gain": round(float(np.mean(gains)), 4), "min_gain": round(float(np.min(gains)), 4),
+            "max_ms_per_epoch": max(row["ms_per_epoch"] for row in rows)}
+
+
+def head_accuracy(head: Head, embeddings: np.ndarray, items: list[dict], cuts: np.ndarray) -> float:
+    predicted = head.probability_ai(embeddings) >= cuts
+    return float(np.mean(predicted == np.array([item["label"] == "AI" for item in items])))
+
+
+def client_shares(texts: dict[str, list[str]], per_label: int, held_out: int, clients: int = 5,
+                  seed: int = 100) -> list[tuple[list[dict], list[dict]]]:
+    """Each client's own feedback (`per_label` texts per label) and held-out texts (`held_out` per label), disjoint."""
+    rng, stride = np.random.default_rng(seed), per_label + held_out
+    shares: list[tuple[list[dict], list[dict]]] = [([], []) for _ in range(clients)]
+    for label, pool in texts.items():
+        order = rng.permutation(len(pool))
+        for client, (own, others) in enumerate(shares):
+            chunk = [pool[i] for i in order[client * stride:(client + 1) * stride]]
+            own += [{"text": text, "label": label} for text in chunk[:per_label]]
+            others += [{"text": text, "label": label} for text in chunk[per_label:]]
+    return shares
+
+
+def federated_round(browser, name: str, per_label: int, held_out: int, scratch: Path) -> dict:
+    shares = client_shares(labelled_texts(name), per_label, held_out)
+    evaluation = [item for _, others in shares for item in others]
+    server, base, flower = launch_server(MODEL, PAGE, scratch / "server.log", 5, scratch / "head.json")
+    try:
+        pythons = []
+        for k in (3, 4):
+            data = scratch / f"client{k}.jsonl"
+            write_jsonl(data, shares[k][0])
+            pythons.append(launch_client(data, flower, base, MODEL, scratch / f"client{k}_head.json",
+                                         scratch / f"client{k}.log"))
+        pages = []
+        for k in range(3):
+            page = open_page(browser, f"{base}/index.html")
+            page.evaluate("(items) => window.tinydetect.mark(items)", shares[k][0])
+            page.evaluate(f"() => {{ window.round = window.tinydetect.federate('', 'browser-{k}'); }}")
+            pages.append(page)
+        for page in pages:
+            page.evaluate("window.round")
+            page.context.close()
+        for process in pythons:
+            process.wait(300)
+        (report,) = get_json(f"{base}/api/status")["history"]
+        global_head = Head.from_json(get_json(f"{base}/api/head"))
+    finally:
+        server.send_signal(2)
+        server.wait(30)
+    scorer = WebScorer(MODEL)
+    embeddings = scorer.embeddings([item["text"] for item in evaluation])
+    cuts = scorer.threshold.for_texts([item["text"] for item in evaluation])
+    return {"data": name, "clients": 5, "browsers": 3, "python_clients": 2, "texts_per_label_per_client": per_label,
+            "held_out_texts": len(evaluation), "bytes_sent_per_client": report["bytes_sent"],
+            "float32_delta_bytes": int(global_head.weight.size + global_head.bias.size) * 4,
+            "rejected": report["rejected"], "failures": report["failures"],
+            "accuracy_start_head": round(head_accuracy(scorer.head, embeddings, evaluation, cuts), 4),
+            "accuracy_global_head": round(head_accuracy(global_head, embeddings, evaluation, cuts), 4)}
+
+
+def screenshot(browser, url: str, feedback: list[dict], text: str) -> None:
+    """The page after a user scored a text, corrected a few labels and trained: for the README."""
+    page = browser.new_context(viewport={"width": 900, "height": 720}).new_page()
+    page.goto(url)
+    page.evaluate("window.tinydetect.ready")
+    page.evaluate("(items) => window.tinydetect.mark(items)", feedback)
+    page.click("#train")
+    page.wait_for_function("document.querySelector('#train-report').textContent.includes('epochs')")
+    page.fill("#text", text)
+    page.click("#score")
+    page.wait_for_function("document.querySelector('#result').textContent.includes('p(AI)')")
+    page.click("details summary")
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.context.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--draws", type=int, default=5, help="random draws of the feedback per data set")
+    parser.add_argument("--held-out", type=int, default=100, help="other texts per label to measure accuracy on")
+    parser.add_argument("--runs", type=int, default=50, help="timed runs of the 128-token text")
+    parser.add_argument("--fl-per-label", type=int, default=20, help="feedback texts per label per FL client")
+    parser.add_argument("--fl-held-out", type=int, default=10, help="held-out texts per label per FL client")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    settings = load_params("web")["web"]
+    scorer = WebScorer(MODEL, threads=1)
+    text = text_of_tokens(scorer, labelled_texts("l2r_blogs_en")["HUMAN"], TOKENS)
+    server = start_page_server(PAGE, MODEL)
+    url = f"http://127.0.0.1:{server.server_port}/index.html"
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as scratch:
+        browser = launch_chromium(playwright)
+        result = {
+            "commit": commit(), "date": date.today().isoformat(), "web_params": settings.model_dump(),
+            "chromium": browser.version, "latency_128_tokens": latency(browser, url, scorer, text, args.runs),
+            "page_weight": page_weight(browser, url),
+            "feedback_training": [feedback_training(browser, url, name, args.draws, args.held_out,
+                                                    settings.feedback.model_dump()) for name in DATASETS],
+            "federated_round": [federated_round(browser, name, args.fl_per_label, args.fl_held_out, Path(scratch))
+                                for name in DATASETS],
+        }
+        feedback, _ = draw(labelled_texts("katfish_ko"), np.random.default_rng(0), PER_LABEL, 0)
+        screenshot(browser, url, feedback, labelled_texts("katfish_ko")["AI"][-1])
+        browser.close()
+    server.shutdown()
+    write_json(RESULTS, result)
+    print_tables(result)
+
+
+def print_tables(result: dict) -> None:
+    print(f"\nlatency of one {TOKENS}-token text (Chromium {result['chromium']}):")
+    for name, row in result["latency_128_tokens"].items():
+        print(f"  {name:<30} p50 {row['p50_ms']:>7.2f} ms   p90 {row['p90_ms']:>7.2f} ms")
+    weight = result["page_weight"]
+    print(f"page weight: {weight['total_mb']} MB, {weight['total_gzip_mb']} MB gzip (budget {weight['budget_mb']} MB)")
+    print(f"\n{'training on feedback':<22}{'before':>8}{'after':>8}{'gain min':>10}{'ms/epoch':>10}  loss@5 / @20, 100% at")
+    for row in result["feedback_training"]:
+        conv = ", ".join(f"{d['loss_epoch_5']}/{d['loss_epoch_20']} ep {d['feedback_accuracy_100_at_epoch']}"
+                         for d in row["draws"])
+        print(f"{row['data']:<22}{row['mean_accuracy_before']:>8.3f}{row['mean_accuracy_after']:>8.3f}"
+              f"{row['min_gain']:>10.3f}{row['max_ms_per_epoch']:>10.2f}  {conv}")
+    print(f"\n{'federated round':<22}{'start':>8}{'global':>8}  bytes sent per client")
+    for row in result["federated_round"]:
+        print(f"{row['data']:<22}{row['accuracy_start_head']:>8.3f}{row['accuracy_global_head']:>8.3f}  "
+              f"{sorted(row['bytes_sent_per_client'].values())} (float32 delta: {row['float32_delta_bytes']} B)")
+
+
+if __name__ == "__main__":
+    main()
