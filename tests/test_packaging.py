@@ -21,9 +21,9 @@ def declared() -> set[str]:
     return {Requirement(line).name.lower() for line in pyproject["project"]["dependencies"]}
 
 
-# the serving venv's own packages (requirements-serve.txt: PyTriton needs NumPy 1), and the module tritonserver's
-# Python backend gives the model it loads
-SERVE_ONLY = {"pytriton", "triton_python_backend_utils"}
+# the serving venv's own packages (requirements-serve.txt: PyTriton needs NumPy 1, Flower protobuf<7), and the module
+# tritonserver's Python backend gives the model it loads
+SERVE_ONLY = {"pytriton", "triton_python_backend_utils", "flwr"}
 
 
 def serve_requirements() -> set[str]:
@@ -54,14 +54,16 @@ def test_every_imported_package_is_a_declared_dependency():
 
 
 def test_the_serving_venv_pins_what_serving_imports():
-    """`tinydetect serve` runs in .venv-serve (requirements-serve.txt + tinydetect --no-deps): no torch there."""
-    assert "nvidia-pytriton" in serve_requirements()
+    """`tinydetect serve` and `tinydetect federated` run in .venv-serve (requirements-serve.txt + tinydetect
+    --no-deps): no torch there."""
+    assert {"nvidia-pytriton", "flwr"} <= serve_requirements()
     assert "torch" not in serve_requirements()
     distributions = packages_distributions()
-    imported = third_party_imports("src/tinydetect/serving") - {"triton_python_backend_utils", "pytriton"}
+    imported = (third_party_imports("src/tinydetect/serving") | third_party_imports("src/tinydetect/federated")
+                | third_party_imports("src/tinydetect/web")) - {"triton_python_backend_utils", "pytriton", "flwr", "torch"}
     missing = {module for module in imported
                if not {name.lower() for name in distributions.get(module, [])} & serve_requirements()}
-    assert not missing, f"imported by tinydetect.serving but not in requirements-serve.txt: {missing}"
+    assert not missing, f"imported by tinydetect.serving or .federated but not in requirements-serve.txt: {missing}"
 
 
 def test_requirements_pin_every_declared_dependency():
