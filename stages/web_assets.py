@@ -37,7 +37,8 @@ def main() -> None:
     params = load_params("web", "quantize")
     config = params["web"]
     source = Detector.load(variant_named(config.source).path)
-    write_assets(source, WEB_MODEL, config.onnx_kind, params["quantize"].fuse_skip_layer_norm, config)
+    train_texts = [record.text for record in load_file("data/split/train.jsonl")]
+    write_assets(source, WEB_MODEL, config.onnx_kind, params["quantize"].fuse_skip_layer_norm, train_texts, config)
     val_texts = [record.text for record in load_file("data/split/val.jsonl")]
     source_logits, logits = source.logits(val_texts), WebScorer(WEB_MODEL).logits(val_texts)
     parity = check_parity(f"web ({config.source}, {config.onnx_kind})", config.source, source_logits, logits,

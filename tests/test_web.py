@@ -35,7 +35,7 @@ def detector():
 @pytest.fixture(scope="module", params=["fp32", "int8"])
 def assets(detector, tmp_path_factory, request):
     folder = tmp_path_factory.mktemp(f"web-{request.param}")
-    write_assets(detector, folder, request.param, fuse_skip_layer_norm=False)
+    write_assets(detector, folder, request.param, fuse_skip_layer_norm=False, train_texts=TEXTS)
     return folder, request.param
 
 
@@ -47,13 +47,17 @@ def test_the_assets_score_texts_as_the_detector_does(detector, assets):
     assert scorer.threshold == detector.threshold
 
 
-def test_the_untrained_head_is_the_classifier_plus_the_branch(detector, assets):
+def test_the_untrained_head_is_the_classifier_plus_the_branch_over_standardized_features(detector, assets):
     folder, _ = assets
     head = json.loads((folder / HEAD_FILE).read_text())
-    weight = np.asarray(head["weight"])
-    assert weight.shape == (2, TINY.hidden_size + 1) and len(head["bias"]) == 2
-    np.testing.assert_allclose(weight[:, :-1], detector.model.classifier.weight.detach().numpy(), atol=1e-7)
-    assert list(weight[:, -1]) == [0.0, 1.0]  # the branch's logit goes to AI, as in the model
+    weight, scale = np.asarray(head["weight"]), np.asarray(head["scale"])
+    hidden = TINY.hidden_size
+    assert weight.shape == (2, 2 * hidden + 1) and len(head["bias"]) == 2 and len(head["mean"]) == 2 * hidden + 1
+    raw = weight / scale  # the weights on the embedding as it is
+    np.testing.assert_allclose(raw[:, :hidden], detector.model.classifier.weight.detach().numpy(), atol=1e-6)
+    np.testing.assert_allclose(raw[:, hidden], [0.0, 1.0], atol=1e-9)  # the branch's logit goes to AI, as in the model
+    assert not raw[:, hidden + 1:].any()  # the mean embedding waits for feedback
+    assert scale.min() >= 1e-2
 
 
 def test_the_backbone_takes_any_length_and_returns_the_embedding(assets):

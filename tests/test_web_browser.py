@@ -13,7 +13,7 @@ from tinydetect.federated.process import launch_client, launch_server
 from tinydetect.web.browser import launch_chromium
 from tinydetect.web.head import Head, train_head
 from tinydetect.web.http import start_page_server
-from tinydetect.web.scorer import HEAD_FILE, WebScorer
+from tinydetect.web.scorer import HEAD_FILE, SETTINGS_FILE, WebScorer
 
 from .conftest import write_rows
 from .web_fixtures import VAL_TEXTS, split_feedback
@@ -88,13 +88,15 @@ def test_training_on_feedback_raises_accuracy_and_matches_python_then_survives_a
     assert len(report["losses"]) == 5 and report["losses"][-1] < report["losses"][0]
 
     # the page's Adam is the Python twin's, step for step
-    embeddings = np.array(page.evaluate("(texts) => window.tinydetect.embed(texts)", [f["text"] for f in feedback]))
+    texts = [item["text"] for item in feedback]
+    embeddings = np.array(page.evaluate("(texts) => window.tinydetect.embed(texts)", texts))
     labels = [int(item["label"] == "AI") for item in feedback]
+    cuts = WebScorer(web_assets).threshold.for_texts(texts)  # 0.5, and 0.45 for the Korean texts
     start = Head.from_json(json.loads((web_assets / HEAD_FILE).read_text()))
-    in_page = page.evaluate("([head, items]) => window.tinydetect.trainOn(head, items)",
-                            [start.to_json(), [{"embedding": e.tolist(), "label": y} for e, y in zip(embeddings, labels,
-                                                                                                       strict=True)]])
-    in_python, losses = train_head(start, embeddings, labels, epochs=5, learning_rate=0.05, batch_size=8)
+    items = [{"embedding": e.tolist(), "label": y, "cut": c} for e, y, c in zip(embeddings, labels, cuts, strict=True)]
+    in_page = page.evaluate("([head, items]) => window.tinydetect.trainOn(head, items)", [start.to_json(), items])
+    settings = json.loads((web_assets / SETTINGS_FILE).read_text())["train"]
+    in_python, losses = train_head(start, embeddings, labels, cuts, **settings)
     np.testing.assert_allclose(in_page["head"]["weight"], in_python.weight, atol=1e-9)
     np.testing.assert_allclose(in_page["losses"], losses, atol=1e-9)
 
@@ -139,7 +141,7 @@ def test_a_federated_round_of_three_browsers_and_two_python_clients_improves_the
         assert round_report["examples"] == 5 * 16
         assert all(0 < sent < 4000 for sent in round_report["bytes_sent"].values())  # INT8: ~1 KB of a 2 x 49 head
         global_head = call(f"{base}/api/head")
-        assert all(result["round"] == 1 and result["head"] == {k: global_head[k] for k in ("weight", "bias")}
+        assert all(result["round"] == 1 and result["head"] == {k: global_head[k] for k in result["head"]}
                    for result in results)
         assert json.loads((tmp_path / "client1_head.json").read_text()) == global_head
         assert json.loads(output.read_text()) == global_head
@@ -147,8 +149,9 @@ def test_a_federated_round_of_three_browsers_and_two_python_clients_improves_the
         scorer = WebScorer(web_assets)
         embeddings = scorer.embeddings([item["text"] for item in held_out])
         labels = np.array([int(item["label"] == "AI") for item in held_out])
-        start_accuracy = scorer.head.accuracy(embeddings, labels)
-        global_accuracy = Head.from_json(global_head).accuracy(embeddings, labels)
+        cuts = scorer.threshold.for_texts([item["text"] for item in held_out])
+        start_accuracy = scorer.head.accuracy(embeddings, labels, cuts)
+        global_accuracy = Head.from_json(global_head).accuracy(embeddings, labels, cuts)
         assert global_accuracy > start_accuracy and global_accuracy >= 0.8, (start_accuracy, global_accuracy)
         # every page applied and saved the new global head
         assert pages[0].evaluate("window.tinydetect.info()")["headSource"] == "federated round 1"

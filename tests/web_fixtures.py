@@ -50,7 +50,7 @@ def web_assets(tmp_path_factory) -> Path:
                 torch.nn.init.normal_(weight, std=0.3)
     folder = tmp_path_factory.mktemp("web-assets")
     write_assets(Detector(model, tokenizer, threshold=Threshold(0.5, {"ko": 0.45})), folder, "int8",
-                 fuse_skip_layer_norm=False)
+                 fuse_skip_layer_norm=False, train_texts=HUMAN[:40] + AI[:40])
     return folder
 
 

@@ -94,15 +94,19 @@ export class Detector {
     return probabilities[this.config.labels.indexOf(this.config.positive_label)];
   }
 
+  /** The threshold of the text's language (the pooled one where its language has none). */
+  cutFor(text: string): number {
+    return this.config.thresholds_by_language?.[guessLanguage(text)] ?? this.config.threshold;
+  }
+
   async score(text: string): Promise<Score> {
     const started = performance.now();
     this.embeddings.delete(text); // a timed score runs the backbone
     const probability = this.probabilityOf(await this.embed(text));
     const ms = performance.now() - started;
-    const language = guessLanguage(text);
-    const cut = this.config.thresholds_by_language?.[language] ?? this.config.threshold;
-    const label = probability >= cut ? this.config.positive_label : this.config.labels.find((l) => l !== this.config.positive_label)!;
-    return { probability, label, language, ms };
+    const negative = this.config.labels.find((label) => label !== this.config.positive_label)!;
+    const label = probability >= this.cutFor(text) ? this.config.positive_label : negative;
+    return { probability, label, language: guessLanguage(text), ms };
   }
 }
 

@@ -81,6 +81,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface FederateOptions {
   server: string; // the FL server's address, "" for the page's own origin
   clientId: string;
+  standardization: Pick<Head, "mean" | "scale">; // the assets' own: the server sends and averages weight and bias
   examples: Example[];
   train: TrainSettings;
   update: UpdateSettings;
@@ -98,14 +99,14 @@ export async function federate(options: FederateOptions): Promise<RoundResult> {
   await call(`${server}/api/register`, json({ client_id: clientId }));
   const deadline = performance.now() + options.timeoutMs;
   say("registered: waiting for the round to start");
-  let task: { status: string; round: number; head?: Head };
+  let task: { status: string; round: number; head?: Pick<Head, "weight" | "bias"> };
   for (;;) {
     task = await call(`${server}/api/task?client_id=${encodeURIComponent(clientId)}`);
     if (task.status === "train") break;
     if (performance.now() > deadline) throw new Error("the round did not start in time");
     await sleep(100);
   }
-  const global = task.head!;
+  const global: Head = { ...options.standardization, weight: task.head!.weight, bias: task.head!.bias };
   say(`round ${task.round}: training on ${options.examples.length} examples`);
   const trained = trainHead(global, options.examples, options.train).head;
   const before = flatten(global);
@@ -117,9 +118,10 @@ export async function federate(options: FederateOptions): Promise<RoundResult> {
   await call(`${server}/api/update`, { method: "POST", headers: { "Content-Type": "application/json" }, body });
   say(`round ${task.round}: update sent (${body.length} bytes), waiting for the other clients`);
   for (;;) {
-    const latest = await call<{ round: number } & Head>(`${server}/api/head`);
+    const latest = await call<{ round: number } & Pick<Head, "weight" | "bias">>(`${server}/api/head`);
     if (latest.round >= task.round) {
-      return { round: latest.round, bytesSent: body.length, head: { weight: latest.weight, bias: latest.bias } };
+      const head = { ...options.standardization, weight: latest.weight, bias: latest.bias };
+      return { round: latest.round, bytesSent: body.length, head };
     }
     if (performance.now() > deadline) throw new Error("the round did not close in time");
     await sleep(100);

@@ -1,16 +1,20 @@
-// The trainable part of the detector in the page: one linear layer over the frozen backbone's embedding,
-// logits = weight . embedding + bias (rows by label). Its math is written out here because it is one matrix and a
-// softmax: a training library (TensorFlow.js, ONNX Runtime's training build) would add megabytes to a page whose budget
-// is 8 MB. tinydetect.web.head is its Python twin, and the browser tests check that both train to the same weights.
+// The trainable part of the detector in the page: a fixed standardization of the frozen backbone's embedding, then one
+// linear layer, logits = weight . ((embedding - mean) / scale) + bias (rows by label). Its math is written out here
+// because it is one matrix and a softmax: a training library (TensorFlow.js, ONNX Runtime's training build) would add
+// megabytes to a page whose budget is 8 MB. tinydetect.web.head is its Python twin (its docstring says why the cut,
+// the prior correction and the interleaving), and the browser tests check that both train to the same weights.
 
 export interface Head {
-  weight: number[][]; // labels x features
-  bias: number[]; // labels
+  weight: number[][]; // labels x features: trained
+  bias: number[]; // labels: trained
+  mean: number[]; // features: fixed by the assets
+  scale: number[]; // features: fixed by the assets
 }
 
 export interface Example {
   embedding: Float32Array | number[];
-  label: number; // index into the labels
+  label: number; // index into the labels (HUMAN 0, AI 1)
+  cut: number; // the threshold of the text's language: the page labels AI from this p(AI) up
 }
 
 export interface TrainSettings {
@@ -21,20 +25,31 @@ export interface TrainSettings {
 
 export interface TrainReport {
   head: Head;
-  losses: number[]; // mean cross-entropy on the examples after each epoch
+  losses: number[]; // mean cross-entropy (at each example's cut) on the examples after each epoch
   epochMs: number[];
 }
 
+const AI = 1;
+const PRIOR_CLIP = 0.05;
+
 export function copyHead(head: Head): Head {
-  return { weight: head.weight.map((row) => [...row]), bias: [...head.bias] };
+  return { weight: head.weight.map((row) => [...row]), bias: [...head.bias], mean: head.mean, scale: head.scale };
+}
+
+export function standardized(head: Head, embedding: ArrayLike<number>): number[] {
+  return Array.from(head.mean, (mean, i) => (embedding[i] - mean) / head.scale[i]);
+}
+
+function linear(head: Head, features: number[]): number[] {
+  return head.weight.map((row, label) => {
+    let sum = head.bias[label];
+    for (let i = 0; i < row.length; i++) sum += row[i] * features[i];
+    return sum;
+  });
 }
 
 export function logits(head: Head, embedding: ArrayLike<number>): number[] {
-  return head.weight.map((row, label) => {
-    let sum = head.bias[label];
-    for (let i = 0; i < row.length; i++) sum += row[i] * embedding[i];
-    return sum;
-  });
+  return linear(head, standardized(head, embedding));
 }
 
 export function softmax(values: number[]): number[] {
@@ -44,38 +59,76 @@ export function softmax(values: number[]): number[] {
   return exps.map((value) => value / total);
 }
 
-export function meanLoss(head: Head, examples: Example[]): number {
-  const total = examples.reduce((sum, { embedding, label }) => sum - Math.log(softmax(logits(head, embedding))[label]), 0);
+interface Prepared {
+  features: number[];
+  label: number;
+  offset: number; // logit(cut)
+}
+
+function atCut(head: Head, { features, offset }: Prepared): number[] {
+  const values = linear(head, features);
+  values[AI] -= offset;
+  return values;
+}
+
+function meanLoss(head: Head, examples: Prepared[]): number {
+  const total = examples.reduce((sum, example) => sum - Math.log(softmax(atCut(head, example))[example.label]), 0);
   return total / examples.length;
 }
 
-/** Adam on the mean cross-entropy, mini-batches in the examples' order (no shuffling: the Python twin gives the
- * same weights), from a copy of `start`. */
+/** Example indices taking the labels in turn (HUMAN, AI, HUMAN, ...), each label's examples in their order. */
+export function interleaved(labels: number[]): number[] {
+  const queues = [0, 1].map((value) => labels.flatMap((label, i) => (label === value ? [i] : [])));
+  const order: number[] = [];
+  while (queues.some((queue) => queue.length > 0)) for (const queue of queues) if (queue.length) order.push(queue.shift()!);
+  return order;
+}
+
+function priorCorrected(head: Head, examples: Prepared[]): number[] {
+  const logOdds = examples.map((example) => {
+    const values = atCut(head, example);
+    return values[AI] - values[1 - AI];
+  });
+  const meanLogOdds = logOdds.reduce((a, b) => a + b, 0) / logOdds.length;
+  const aiShare = examples.filter((example) => example.label === AI).length / examples.length;
+  const share = Math.min(Math.max(aiShare, PRIOR_CLIP), 1 - PRIOR_CLIP);
+  const bias = [...head.bias];
+  bias[AI] += Math.log(share / (1 - share)) - meanLogOdds;
+  return bias;
+}
+
+/** Adam on the cross-entropy at each example's cut, after the prior correction, labels interleaved. */
 export function trainHead(start: Head, examples: Example[], settings: TrainSettings): TrainReport {
   if (examples.length === 0) throw new Error("no feedback to train on: mark some texts first");
+  const prepared: Prepared[] = interleaved(examples.map((example) => example.label)).map((index) => ({
+    features: standardized(start, examples[index].embedding),
+    label: examples[index].label,
+    offset: Math.log(examples[index].cut / (1 - examples[index].cut)),
+  }));
   const head = copyHead(start);
+  head.bias = priorCorrected(head, prepared);
   const adam = new Adam(head, settings.learning_rate);
   const losses: number[] = [];
   const epochMs: number[] = [];
   for (let epoch = 0; epoch < settings.epochs; epoch++) {
     const started = performance.now();
-    for (let first = 0; first < examples.length; first += settings.batch_size) {
-      adam.step(gradient(head, examples.slice(first, first + settings.batch_size)));
+    for (let first = 0; first < prepared.length; first += settings.batch_size) {
+      adam.step(gradient(head, prepared.slice(first, first + settings.batch_size)));
     }
     epochMs.push(performance.now() - started);
-    losses.push(meanLoss(head, examples));
+    losses.push(meanLoss(head, prepared));
   }
   return { head, losses, epochMs };
 }
 
-function gradient(head: Head, batch: Example[]): Head {
-  const grad: Head = { weight: head.weight.map((row) => row.map(() => 0)), bias: head.bias.map(() => 0) };
-  for (const { embedding, label } of batch) {
-    const probabilities = softmax(logits(head, embedding));
+function gradient(head: Head, batch: Prepared[]): Head {
+  const grad: Head = { ...head, weight: head.weight.map((row) => row.map(() => 0)), bias: head.bias.map(() => 0) };
+  for (const example of batch) {
+    const probabilities = softmax(atCut(head, example));
     probabilities.forEach((probability, row) => {
-      const error = (probability - (row === label ? 1 : 0)) / batch.length; // d(mean loss)/d(logit)
+      const error = (probability - (row === example.label ? 1 : 0)) / batch.length; // d(mean loss)/d(logit)
       grad.bias[row] += error;
-      for (let i = 0; i < embedding.length; i++) grad.weight[row][i] += error * embedding[i];
+      for (let i = 0; i < example.features.length; i++) grad.weight[row][i] += error * example.features[i];
     });
   }
   return grad;

@@ -70,7 +70,9 @@ async function mark(text: string, label: string): Promise<void> {
 
 async function examples(items: Feedback[]): Promise<Example[]> {
   const embedded: Example[] = [];
-  for (const { text, label } of items) embedded.push({ embedding: await detector.embed(text), label });
+  for (const { text, label } of items) {
+    embedded.push({ embedding: await detector.embed(text), label, cut: detector.cutFor(text) });
+  }
   return embedded;
 }
 
@@ -100,7 +102,8 @@ async function reset(): Promise<void> {
 
 async function joinRound(server: string, clientId: string) {
   const result = await federate({
-    server, clientId, examples: await examples(await store.feedback()), train: detector.settings.train,
+    server, clientId, standardization: detector.head, examples: await examples(await store.feedback()),
+    train: detector.settings.train,
     update: detector.settings.federated, timeoutMs: Number(params.get("fl_timeout_ms") ?? 120000),
     onStatus: (status) => (ui.flStatus.textContent = status),
   });

@@ -287,8 +287,9 @@ class FeedbackTrainingConfig(_Section):
     """Training the page's head on the user's corrections (Adam, backbone frozen; tinydetect.web.head and the page)."""
 
     epochs: int = Field(5, ge=1, le=100)
-    learning_rate: float = Field(0.05, gt=0)
-    batch_size: int = Field(8, ge=1)
+    learning_rate: float = Field(0.003, gt=0, description="Adam's step on the standardized features: each weight moves "
+                                                          "about this much a step, so keep it small for wide heads")
+    batch_size: int = Field(4, ge=1)
 
 
 class FederatedConfig(_Section):

@@ -50,15 +50,20 @@ class ExportableDetector(torch.nn.Module):
 
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """BERT's pooled output, (batch, hidden): what the classifier reads."""
+        return self.bert.pooler(self.encoded(input_ids, attention_mask)[1])
+
+    def encoded(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(the embedding layer's output, the last layer's, the mask BERT read), each for BERT's tokens only."""
         # BERT reads the first tokens only; a slice past the end stops at it, so a shorter input (a graph exported
         # with a dynamic sequence axis) gets all its tokens, and the positions follow the length at run time
         first = self.bert.config.max_position_embeddings
         bert_ids, bert_mask = input_ids[:, :first], attention_mask[:, :first]
         position_ids = torch.arange(bert_ids.shape[1], device=input_ids.device).unsqueeze(0)
-        hidden = self.bert.embeddings(
+        embedded = self.bert.embeddings(
             input_ids=bert_ids, position_ids=position_ids, token_type_ids=torch.zeros_like(bert_ids)
         )
+        hidden = embedded
         additive_mask = (1.0 - bert_mask[:, None, None, :].to(hidden.dtype)) * MASK_VALUE
         for layer in self.bert.encoder.layer:
             hidden = layer(hidden, additive_mask)
-        return self.bert.pooler(hidden)
+        return embedded, hidden, bert_mask

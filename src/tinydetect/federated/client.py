@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from flwr.client import NumPyClient, start_client
 
+from tinydetect.core.errors import UserError
 from tinydetect.core.files import write_json
 from tinydetect.core.records import LABELS, load_file
 from tinydetect.federated.update import privatize, quantize
@@ -30,33 +31,37 @@ from tinydetect.web.scorer import SETTINGS_FILE, WebScorer
 class HeadClient(NumPyClient):
     """Trains the round's global head on fixed embeddings and returns the quantized delta."""
 
-    def __init__(self, embeddings: np.ndarray, labels: np.ndarray, settings: dict, seed: int = 0):
-        self.embeddings, self.labels, self.settings = embeddings, labels, settings
-        self.rng = np.random.default_rng(seed)
+    def __init__(self, template: Head, embeddings: np.ndarray, labels: np.ndarray, cuts: np.ndarray, settings: dict,
+                 seed: int = 0):
+        self.template, self.embeddings, self.labels, self.cuts = template, embeddings, labels, cuts
+        self.settings, self.rng = settings, np.random.default_rng(seed)
 
     def get_parameters(self, config):
         return []  # the server starts from the web assets' head: never asked
 
     def fit(self, parameters, config):
-        start = Head.from_arrays(parameters)
-        trained, losses = train_head(start, self.embeddings, self.labels, **self.settings["train"])
+        start = self.template.with_arrays(parameters)
+        trained, losses = train_head(start, self.embeddings, self.labels, self.cuts, **self.settings["train"])
         federated = self.settings["federated"]
         delta = privatize([after - before for after, before in zip(trained.arrays(), start.arrays(), strict=True)],
                           federated["clip_norm"], federated["noise_multiplier"], self.rng)
         return quantize(delta, federated["delta_bits"]), len(self.labels), {"loss": losses[-1]}
 
 
-def labelled_embeddings(scorer: WebScorer, data: str | Path) -> tuple[np.ndarray, np.ndarray]:
+def labelled_examples(scorer: WebScorer, data: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Embeddings, label indices and each text's cut (its language's threshold) of the file's labelled records."""
     records = [record for record in load_file(data) if record.label is not None]
     if not records:
-        raise SystemExit(f"{data}: no labelled records (each line needs a label, HUMAN or AI)")
-    return scorer.embeddings([record.text for record in records]), np.array([LABELS.index(r.label) for r in records])
+        raise UserError(f"{data}: no labelled records (each line needs a label, HUMAN or AI)")
+    texts = [record.text for record in records]
+    labels = np.array([LABELS.index(record.label) for record in records])
+    return scorer.embeddings(texts), labels, scorer.threshold.for_texts(texts)
 
 
 def run(args: argparse.Namespace) -> None:
     settings = json.loads((Path(args.model) / SETTINGS_FILE).read_text())
-    embeddings, labels = labelled_embeddings(WebScorer(args.model, threads=1), args.data)
-    client = HeadClient(embeddings, labels, settings, args.seed)
+    scorer = WebScorer(args.model, threads=1)
+    client = HeadClient(scorer.head, *labelled_examples(scorer, args.data), settings, args.seed)
     start_client(server_address=args.server, client=client.to_client(), insecure=True, max_wait_time=args.timeout)
     if args.http:
         with urllib.request.urlopen(f"{args.http.rstrip('/')}/api/head", timeout=30) as response:

@@ -99,11 +99,11 @@ class BrowserClientProxy(ClientProxy):
 
     def __init__(self, cid: str):
         super().__init__(cid)
-        self._task: tuple[int, Head] | None = None
+        self._task: tuple[int, list[np.ndarray]] | None = None  # the open round and its global [weight, bias]
         self._updates: queue.Queue = queue.Queue(maxsize=1)
         self._lock = threading.Lock()
 
-    def task(self) -> tuple[int, Head] | None:
+    def task(self) -> tuple[int, list[np.ndarray]] | None:
         with self._lock:
             return self._task
 
@@ -113,14 +113,14 @@ class BrowserClientProxy(ClientProxy):
             if self._task is None or self._task[0] != server_round:
                 raise Rejected(409, f"round {server_round} is not open for client {self.cid} (closed, answered or "
                                     "not started): the global head is unchanged")
-            dequantize(update, [array.shape for array in self._task[1].arrays()])  # raises UpdateError
+            dequantize(update, [array.shape for array in self._task[1]])  # raises UpdateError
             self._task = None  # one update per round
             self._updates.put_nowait((update, num_examples, sent_bytes))
 
     def fit(self, ins: FitIns, timeout: float | None, group_id: int | None) -> FitRes:
         server_round = int(ins.config[ROUND_KEY])
         with self._lock:
-            self._task = (server_round, Head.from_arrays(parameters_to_ndarrays(ins.parameters)))
+            self._task = (server_round, parameters_to_ndarrays(ins.parameters))
         try:
             update, num_examples, sent_bytes = self._updates.get(timeout=timeout)
         except queue.Empty:
@@ -178,7 +178,7 @@ class DeltaFedAvg(FedAvg):
             self.board.close_round(server_round, None, report)
             return None, {}
         parameters, metrics = super().aggregate_fit(server_round, heads, failures)
-        self.board.close_round(server_round, Head.from_arrays(parameters_to_ndarrays(parameters)), report)
+        self.board.close_round(server_round, self.board.head.with_arrays(parameters_to_ndarrays(parameters)), report)
         return parameters, metrics
 
 
@@ -259,8 +259,8 @@ class FederatedHandler(PageHandler):
         task = self.client(query.get("client_id", [""])[0]).task()
         if task is None:
             return {"status": "wait", "round": self.board.completed_round}
-        server_round, head = task
-        return {"status": "train", "round": server_round, "head": head.to_json()}
+        server_round, (weight, bias) = task
+        return {"status": "train", "round": server_round, "head": {"weight": weight.tolist(), "bias": bias.tolist()}}
 
     def register(self, body: dict) -> dict:
         client_id = body.get("client_id")

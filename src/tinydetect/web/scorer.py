@@ -24,8 +24,8 @@ CHARMAP_FILE, SETTINGS_FILE = "charmap.json", "settings.json"
 EMBEDDING = "embedding"
 
 
-class WebScorer:
-    """Scores texts from a web assets folder alone, as the page does: tokenizer.json, backbone, head."""
+class WebBackbone:
+    """The assets' tokenizer and backbone: texts -> embeddings, one text at a time, unpadded, as the page runs them."""
 
     def __init__(self, folder: str | Path, threads: int | None = None):
         from tokenizers import Tokenizer
@@ -33,19 +33,26 @@ class WebScorer:
         folder = Path(folder)
         self.session = onnx_session(folder / BACKBONE_FILE, threads)
         self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
-        self.head = Head.from_json(json.loads((folder / HEAD_FILE).read_text()))
-        self.threshold = read_threshold(folder)
 
     def ids(self, text: str) -> list[int]:
         return self.tokenizer.encode(text).ids
 
     def embeddings(self, texts: Sequence[str]) -> np.ndarray:
-        """One text at a time, unpadded, as the page runs them: (texts, hidden + 1)."""
+        """(texts, features)."""
         rows = []
         for text in texts:
             ids = np.asarray([self.ids(text)], dtype=np.int64)
             rows.append(self.session.run([EMBEDDING], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0])
-        return np.asarray(rows).reshape(len(rows), -1)
+        return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+
+
+class WebScorer(WebBackbone):
+    """Scores texts from a web assets folder alone, as the page does: tokenizer.json, backbone, head, threshold."""
+
+    def __init__(self, folder: str | Path, threads: int | None = None):
+        super().__init__(folder, threads)
+        self.head = Head.from_json(json.loads((Path(folder) / HEAD_FILE).read_text()))
+        self.threshold = read_threshold(folder)
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         return self.head.logits(self.embeddings(texts))
