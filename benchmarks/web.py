@@ -2,7 +2,7 @@
 
 1. Latency: p50 / p90 of one 128-token text, tokenizer + backbone + head, in the page on ONNX Runtime Web's
    WebAssembly backend with 1 thread and with every core (cross-origin isolated), beside the same assets on native ONNX
-   Runtime (Python, 1 thread) for scale.
+   Runtime (Python, 1 thread) for scale, and the page on an fp32 backbone of the same model (1 thread).
 2. Page weight: every file the page downloads to score a text (recorded from the browser's network log), raw and as a
    server's gzip (level 6) sends it; the budget is 8 MB.
 3. Training on feedback: for each data set and each of --draws random draws, 20 corrected texts per label marked in the
@@ -106,6 +106,28 @@ def latency(browser, url: str, scorer: WebScorer, text: str, runs: int) -> dict:
     return rows
 
 
+def fp32_latency(browser, text: str, runs: int, scratch: Path) -> dict:
+    """The same page on an fp32 backbone of the same source, 1 thread: what INT8 buys in WebAssembly, and costs."""
+    from tinydetect.modeling.model import Detector
+    from tinydetect.runtime.variants import variant_named
+    from tinydetect.web.assets import write_assets
+
+    settings = load_params("web", "quantize")
+    folder = scratch / "fp32"
+    train_texts = [json.loads(line)["text"] for line in (REPO_ROOT / "data/split/train.jsonl").read_text().splitlines()]
+    write_assets(Detector.load(variant_named(settings["web"].source).path), folder, "fp32",
+                 settings["quantize"].fuse_skip_layer_norm, train_texts, settings["web"])
+    server = start_page_server(PAGE, folder)
+    page = open_page(browser, f"http://127.0.0.1:{server.server_port}/index.html?threads=1")
+    page.evaluate("(t) => window.tinydetect.score(t)", [text] * 5)
+    times = [score["ms"] for score in page.evaluate("(t) => window.tinydetect.score(t)", [text] * runs)]
+    page.context.close()
+    server.shutdown()
+    backbone = (folder / "backbone.onnx").read_bytes()
+    return {"p50_ms": round(float(np.median(times)), 2), "p90_ms": round(float(np.percentile(times, 90)), 2),
+            "backbone_gzip_mb": round(len(gzip.compress(backbone, compresslevel=6, mtime=0)) / 1e6, 3)}
+
+
 def page_weight(browser, url: str) -> dict:
     """Every file the page fetched to load and score one text, raw and gzip-6, by the file on disk it came from."""
     page = browser.new_context().new_page()
@@ -141,20 +163,19 @@ def page_accuracy(page, items: list[dict]) -> float:
     return float(np.mean([score["label"] == item["label"] for score, item in zip(scores, items, strict=True)]))
 
 
-def convergence(start: Head, embeddings: np.ndarray, labels: list[int], settings: dict) -> dict:
+def convergence(start: Head, embeddings: np.ndarray, labels: list[int], cuts: np.ndarray, settings: dict) -> dict:
     """The NumPy twin of the page's training run for 20 epochs: loss at 5 vs 20, first epoch at 100% accuracy."""
     options = {key: settings[key] for key in ("learning_rate", "batch_size")}
-    _, losses = train_head(start, embeddings, labels, epochs=20, **options)
+    _, losses = train_head(start, embeddings, labels, cuts, epochs=20, **options)
     perfect = next((epochs for epochs in range(1, 21)
-                    if train_head(start, embeddings, labels, epochs=epochs, **options)[0].accuracy(embeddings, labels)
-                    == 1.0), None)
+                    if train_head(start, embeddings, labels, cuts, epochs=epochs, **options)[0].accuracy(
+                        embeddings, labels, cuts) == 1.0), None)
     return {"loss_epoch_5": round(losses[4], 4), "loss_epoch_20": round(losses[19], 4),
             "feedback_accuracy_100_at_epoch": perfect}
 
 
 def feedback_training(browser, url: str, name: str, draws: int, held_out: int, settings: dict) -> dict:
-    texts, rows = labelled_texts(name), []
-    start = WebScorer(MODEL).head
+    texts, rows, scorer = labelled_texts(name), [], WebScorer(MODEL)
     for seed in range(draws):
         feedback, others = draw(texts, np.random.default_rng(seed), PER_LABEL, held_out)
         page = open_page(browser, url)
@@ -164,10 +185,11 @@ def feedback_training(browser, url: str, name: str, draws: int, held_out: int, s
         after = page_accuracy(page, others)
         embeddings = np.array(page.evaluate("(t) => window.tinydetect.embed(t)", [f["text"] for f in feedback]))
         labels = [int(item["label"] == "AI") for item in feedback]
+        cuts = scorer.threshold.for_texts([item["text"] for item in feedback])
         rows.append({"seed": seed, "accuracy_before": round(before, 4), "accuracy_after": round(after, 4),
                      "losses": [round(loss, 4) for loss in report["losses"]],
                      "ms_per_epoch": round(float(np.mean(report["epochMs"])), 3),
-                     **convergence(start, embeddings, labels, settings)})
+                     **convergence(scorer.head, embeddings, labels, cuts, settings)})
         page.context.close()
     gains = [row["accuracy_after"] - row["accuracy_before"] for row in rows]
     return {"data": name, "feedback_per_label": PER_LABEL, "held_out_per_label": held_out, "draws": rows,
@@ -175,11 +197,6 @@ def feedback_training(browser, url: str, name: str, draws: int, held_out: int, s
             "mean_accuracy_after": round(float(np.mean([r["accuracy_after"] for r in rows])), 4),
             "mean_gain": round(float(np.mean(gains)), 4), "min_gain": round(float(np.min(gains)), 4),
             "max_ms_per_epoch": max(row["ms_per_epoch"] for row in rows)}
-
-
-def head_accuracy(head: Head, embeddings: np.ndarray, items: list[dict], cuts: np.ndarray) -> float:
-    predicted = head.probability_ai(embeddings) >= cuts
-    return float(np.mean(predicted == np.array([item["label"] == "AI" for item in items])))
 
 
 def client_shares(texts: dict[str, list[str]], per_label: int, held_out: int, clients: int = 5,
@@ -226,12 +243,14 @@ def federated_round(browser, name: str, per_label: int, held_out: int, scratch: 
     scorer = WebScorer(MODEL)
     embeddings = scorer.embeddings([item["text"] for item in evaluation])
     cuts = scorer.threshold.for_texts([item["text"] for item in evaluation])
+    labels = [int(item["label"] == "AI") for item in evaluation]
     return {"data": name, "clients": 5, "browsers": 3, "python_clients": 2, "texts_per_label_per_client": per_label,
             "held_out_texts": len(evaluation), "bytes_sent_per_client": report["bytes_sent"],
             "float32_delta_bytes": int(global_head.weight.size + global_head.bias.size) * 4,
+            "int8_delta_bytes": int(global_head.weight.size + global_head.bias.size),
             "rejected": report["rejected"], "failures": report["failures"],
-            "accuracy_start_head": round(head_accuracy(scorer.head, embeddings, evaluation, cuts), 4),
-            "accuracy_global_head": round(head_accuracy(global_head, embeddings, evaluation, cuts), 4)}
+            "accuracy_start_head": round(scorer.head.accuracy(embeddings, labels, cuts), 4),
+            "accuracy_global_head": round(global_head.accuracy(embeddings, labels, cuts), 4)}
 
 
 def screenshot(browser, url: str, feedback: list[dict], text: str) -> None:
@@ -270,6 +289,7 @@ def main() -> None:
         result = {
             "commit": commit(), "date": date.today().isoformat(), "web_params": settings.model_dump(),
             "chromium": browser.version, "latency_128_tokens": latency(browser, url, scorer, text, args.runs),
+            "latency_128_tokens_fp32_backbone": fp32_latency(browser, text, args.runs, Path(scratch)),
             "page_weight": page_weight(browser, url),
             "feedback_training": [feedback_training(browser, url, name, args.draws, args.held_out,
                                                     settings.feedback.model_dump()) for name in DATASETS],
@@ -288,6 +308,9 @@ def print_tables(result: dict) -> None:
     print(f"\nlatency of one {TOKENS}-token text (Chromium {result['chromium']}):")
     for name, row in result["latency_128_tokens"].items():
         print(f"  {name:<30} p50 {row['p50_ms']:>7.2f} ms   p90 {row['p90_ms']:>7.2f} ms")
+    fp32 = result["latency_128_tokens_fp32_backbone"]
+    print(f"  {'wasm_1_thread, fp32 backbone':<30} p50 {fp32['p50_ms']:>7.2f} ms   p90 {fp32['p90_ms']:>7.2f} ms "
+          f"(backbone {fp32['backbone_gzip_mb']} MB gzip)")
     weight = result["page_weight"]
     print(f"page weight: {weight['total_mb']} MB, {weight['total_gzip_mb']} MB gzip (budget {weight['budget_mb']} MB)")
     print(f"\n{'training on feedback':<22}{'before':>8}{'after':>8}{'gain min':>10}{'ms/epoch':>10}  loss@5 / @20, 100% at")
