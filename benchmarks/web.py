@@ -299,8 +299,9 @@ def main() -> None:
             "federated_round": [federated_round(browser, name, args.fl_per_label, args.fl_held_out, Path(scratch))
                                 for name in DATASETS],
         }
-        feedback, _ = draw(labelled_texts("katfish_ko"), np.random.default_rng(0), PER_LABEL, 0)
-        screenshot(browser, url, feedback, labelled_texts("katfish_ko")["AI"][-1])
+        # English: this machine's Chromium has no CJK font, and Korean would show as empty boxes
+        feedback, _ = draw(labelled_texts("l2r_blogs_en"), np.random.default_rng(0), PER_LABEL, 0)
+        screenshot(browser, url, feedback, labelled_texts("l2r_blogs_en")["AI"][-1])
         browser.close()
     server.shutdown()
     write_json(RESULTS, result)
