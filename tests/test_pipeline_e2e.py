@@ -48,8 +48,8 @@ def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
     assert json.loads((repo / "metrics/prune.json").read_text())["heads_per_layer"] == [1]
     web = json.loads((repo / "metrics/web.json").read_text())  # the page's assets, from the pruned model
     assert web["source"] == "pruned" and web["decided_label_agreement"] >= 0.98 and web["size"]["total_gzip_mb"] > 0
-    assert {path.name for path in (repo / "web/public/model").iterdir()} == {"backbone.onnx", "head.json",
-                                                                          "tokenizer.json", "detector.json"}
+    assert {path.name for path in (repo / "web/public/model").iterdir()} == {
+        "backbone.onnx", "head.json", "tokenizer.json", "charmap.json", "detector.json", "settings.json"}
     assert set(stage_metrics(repo, "quantize")) == {"detector_int8", "pruned_int8"}
     # every registered variant was made and scored, and every score is plotted (the plots are a folder key)
     assert {path.stem for path in (repo / "plots/eval/roc").glob("*.csv")} == set(eval_metrics) - {"test_size"}
