@@ -54,7 +54,10 @@ demo-data: $(BIN)/activate
 repro: demo-data toolchains serve-env
 	$(BIN)/dvc repro
 
-test: $(BIN)/activate toolchains serve-env web-page
+# The installs (pip into two venvs, apt, npm) do not depend on each other and mostly wait on the disk and the network:
+# made at once, they cost a fresh machine about as long as the slowest of them.
+test:
+	$(MAKE) --no-print-directory -j4 $(BIN)/activate toolchains serve-env web-page
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
