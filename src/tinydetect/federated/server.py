@@ -191,6 +191,7 @@ class FederatedHandler(PageHandler):
 
     board: RoundBoard
     client_manager: SimpleClientManager
+    body_bytes = 0  # the size of the request body read last (`read_body`): what a browser's update cost on the wire
 
     def __init__(self, *args, board: RoundBoard, client_manager: SimpleClientManager, **kwargs):
         self.board, self.client_manager = board, client_manager
