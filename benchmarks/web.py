@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import tempfile
 import time
 from datetime import date
@@ -34,12 +33,14 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from benchmarks import REPO_ROOT, SHARED_DATA
-from benchmarks.quality import commit
+from benchmarks import REPO_ROOT
+from benchmarks.quality import commit, user_rows
 from tinydetect.core.config import load_params
 from tinydetect.core.files import write_json, write_jsonl
+from tinydetect.core.records import load_file
 from tinydetect.federated.process import get_json, launch_client, launch_server
-from tinydetect.web.browser import launch_chromium
+from tinydetect.serving.process import interrupt
+from tinydetect.web.browser import launch_chromium, open_page
 from tinydetect.web.head import Head, train_head
 from tinydetect.web.http import start_page_server
 from tinydetect.web.scorer import WebScorer
@@ -59,18 +60,10 @@ DATASETS = {  # name: (files, the language's human texts where the AI file has f
 def labelled_texts(name: str) -> dict[str, list[str]]:
     texts: dict[str, list[str]] = {"HUMAN": [], "AI": []}
     for file in DATASETS[name]:
-        for line in (SHARED_DATA / file).read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
+        for row in user_rows(file):
             if row.get("label") in texts and row["text"].strip():
                 texts[row["label"]].append(row["text"])
     return texts
-
-
-def open_page(browser, url: str):
-    page = browser.new_context().new_page()
-    page.goto(url)
-    page.evaluate("window.tinydetect.ready")
-    return page
 
 
 def text_of_tokens(scorer: WebScorer, texts: list[str], tokens: int) -> str:
@@ -87,7 +80,7 @@ def text_of_tokens(scorer: WebScorer, texts: list[str], tokens: int) -> str:
 def latency(browser, url: str, scorer: WebScorer, text: str, runs: int) -> dict:
     rows = {}
     for threads in (1, 0):  # 0: the page's default, every core when cross-origin isolated
-        page = open_page(browser, f"{url}?threads={threads}" if threads else url)
+        page = open_page(browser.new_context(), f"{url}?threads={threads}" if threads else url)
         info = page.evaluate("window.tinydetect.info()")
         assert len(page.evaluate("(t) => window.tinydetect.ids(t)", [text])[0]) == TOKENS
         page.evaluate("(t) => window.tinydetect.score(t)", [text] * 5)  # warm-up
@@ -114,11 +107,11 @@ def fp32_latency(browser, text: str, runs: int, scratch: Path) -> dict:
 
     settings = load_params("web", "quantize")
     folder = scratch / "fp32"
-    train_texts = [json.loads(line)["text"] for line in (REPO_ROOT / "data/split/train.jsonl").read_text().splitlines()]
+    train_texts = [record.text for record in load_file(REPO_ROOT / "data/split/train.jsonl")]
     write_assets(Detector.load(variant_named(settings["web"].source).path), folder, "fp32",
                  settings["quantize"].fuse_skip_layer_norm, train_texts, settings["web"])
     server = start_page_server(PAGE, folder)
-    page = open_page(browser, f"http://127.0.0.1:{server.server_port}/index.html?threads=1")
+    page = open_page(browser.new_context(), f"http://127.0.0.1:{server.server_port}/index.html?threads=1")
     page.evaluate("(t) => window.tinydetect.score(t)", [text] * 5)
     times = [score["ms"] for score in page.evaluate("(t) => window.tinydetect.score(t)", [text] * runs)]
     page.context.close()
@@ -183,7 +176,7 @@ def feedback_training(browser, url: str, name: str, draws: int, held_out: int, s
     texts, rows, scorer = labelled_texts(name), [], WebScorer(MODEL)
     for seed in range(draws):
         feedback, others = draw(texts, np.random.default_rng(seed), PER_LABEL, held_out)
-        page = open_page(browser, url)
+        page = open_page(browser.new_context(), url)
         before = page_accuracy(page, others)
         page.evaluate("(items) => window.tinydetect.mark(items)", feedback)
         report = page.evaluate("window.tinydetect.train()")
@@ -229,7 +222,7 @@ def federated_round(browser, name: str, per_label: int, held_out: int, scratch: 
                                          scratch / f"client{k}.log"))
         pages = []
         for k in range(3):
-            page = open_page(browser, f"{base}/index.html")
+            page = open_page(browser.new_context(), f"{base}/index.html")
             page.evaluate("(items) => window.tinydetect.mark(items)", shares[k][0])
             page.evaluate(f"() => {{ window.round = window.tinydetect.federate('', 'browser-{k}'); }}")
             pages.append(page)
@@ -241,8 +234,7 @@ def federated_round(browser, name: str, per_label: int, held_out: int, scratch: 
         (report,) = get_json(f"{base}/api/status")["history"]
         global_head = Head.from_json(get_json(f"{base}/api/head"))
     finally:
-        server.send_signal(2)
-        server.wait(30)
+        interrupt(server)
     scorer = WebScorer(MODEL)
     embeddings = scorer.embeddings([item["text"] for item in evaluation])
     cuts = scorer.threshold.for_texts([item["text"] for item in evaluation])

@@ -13,6 +13,7 @@ import pytest
 from tinydetect.federated.process import get_json as call
 from tinydetect.federated.process import launch_server, wait_for
 from tinydetect.federated.update import UpdateError, dequantize, from_wire, privatize, quantize, to_wire
+from tinydetect.serving.process import interrupt
 from tinydetect.web.head import Head
 
 SHAPES = [(2, 5), (2,)]
@@ -116,5 +117,4 @@ def test_the_server_averages_by_example_count_and_keeps_its_head_through_bad_upd
         (report,) = call(f"{base}/api/status")["history"]
         assert report["examples"] == 4 and report["clients"] == 2 and report["head_changed"]
     finally:
-        server.send_signal(2)
-        assert server.wait(30) == 0, (tmp_path / "server.log").read_text()[-2000:]
+        assert interrupt(server) == 0, (tmp_path / "server.log").read_text()[-2000:]

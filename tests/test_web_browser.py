@@ -10,7 +10,8 @@ import pytest
 
 from tinydetect.federated.process import get_json as call
 from tinydetect.federated.process import launch_client, launch_server
-from tinydetect.web.browser import launch_chromium
+from tinydetect.serving.process import interrupt
+from tinydetect.web.browser import launch_chromium, open_page
 from tinydetect.web.head import Head, train_head
 from tinydetect.web.http import start_page_server
 from tinydetect.web.scorer import HEAD_FILE, SETTINGS_FILE, WebScorer
@@ -34,16 +35,6 @@ def chromium():
         browser = launch_chromium(playwright)
         yield browser
         browser.close()
-
-
-def open_page(browser_or_context, url: str):
-    page = browser_or_context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
-    page.evaluate("window.tinydetect.ready")
-    assert not errors, errors
-    return page
 
 
 def test_the_page_scores_as_the_python_onnx_scorer(chromium, site, web_assets):
@@ -158,5 +149,4 @@ def test_a_federated_round_of_three_browsers_and_two_python_clients_improves_the
     finally:
         for process in python_clients:
             process.kill()
-        server.send_signal(2)
-        server.wait(30)
+        interrupt(server)

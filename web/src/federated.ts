@@ -93,10 +93,8 @@ export interface FederateOptions {
 export async function federate(options: FederateOptions): Promise<RoundResult> {
   const { server, clientId } = options;
   const say = options.onStatus ?? (() => {});
-  const json = (body: unknown): RequestInit => ({
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-  });
-  await call(`${server}/api/register`, json({ client_id: clientId }));
+  const post = (body: string): RequestInit => ({ method: "POST", headers: { "Content-Type": "application/json" }, body });
+  await call(`${server}/api/register`, post(JSON.stringify({ client_id: clientId })));
   const deadline = performance.now() + options.timeoutMs;
   say("registered: waiting for the round to start");
   let task: { status: string; round: number; head?: Pick<Head, "weight" | "bias"> };
@@ -115,7 +113,7 @@ export async function federate(options: FederateOptions): Promise<RoundResult> {
     client_id: clientId, round: task.round, num_examples: options.examples.length,
     tensors: encodeDelta(delta, global, options.update.delta_bits),
   });
-  await call(`${server}/api/update`, { method: "POST", headers: { "Content-Type": "application/json" }, body });
+  await call(`${server}/api/update`, post(body));
   say(`round ${task.round}: update sent (${body.length} bytes), waiting for the other clients`);
   for (;;) {
     const latest = await call<{ round: number } & Pick<Head, "weight" | "bias">>(`${server}/api/head`);

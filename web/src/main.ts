@@ -6,7 +6,7 @@
 import { Detector } from "./detector";
 import { federate } from "./federated";
 import { type Example, type Head, trainHead } from "./head";
-import { Store } from "./store";
+import { type Feedback, Store } from "./store";
 
 const params = new URLSearchParams(location.search);
 const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -50,7 +50,6 @@ async function showFeedbackCount(): Promise<Feedback[]> {
   ui.feedbackCount.textContent = `${items.length} corrected example${items.length === 1 ? "" : "s"}`;
   return items;
 }
-type Feedback = Awaited<ReturnType<Store["feedback"]>>[number];
 
 async function scoreText(): Promise<void> {
   const text = ui.text.value.trim();

@@ -14,7 +14,6 @@ os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")  # Flower reports usage eve
 
 import argparse
 import json
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from flwr.client import NumPyClient, start_client
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import write_json
 from tinydetect.core.records import LABELS, load_file
+from tinydetect.federated.process import get_json
 from tinydetect.federated.update import privatize, quantize
 from tinydetect.web.head import Head, train_head
 from tinydetect.web.scorer import SETTINGS_FILE, WebScorer
@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> None:
     client = HeadClient(scorer.head, *labelled_examples(scorer, args.data), settings, args.seed)
     start_client(server_address=args.server, client=client.to_client(), insecure=True, max_wait_time=args.timeout)
     if args.http:
-        with urllib.request.urlopen(f"{args.http.rstrip('/')}/api/head", timeout=30) as response:
-            head = json.load(response)
+        head = get_json(f"{args.http.rstrip('/')}/api/head")
         if args.output:
             write_json(args.output, head)
         print(f"global head of round {head['round']} pulled from {args.http}", flush=True)

@@ -1,4 +1,5 @@
-"""Starting `tinydetect federated server` and `client` as processes in the serving venv, for tests and benchmarks."""
+"""Starting `tinydetect federated server` and `client` as processes in the serving venv, for tests and benchmarks
+(`tinydetect.serving.process.interrupt` stops them as a user would)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from tinydetect.serving.environment import serving_python
-from tinydetect.serving.process import free_ports
+from tinydetect.serving.process import free_ports, interrupt
 
 
 def get_json(url: str, body: dict | None = None, timeout: float = 30.0) -> dict:
@@ -38,7 +39,7 @@ def launch_server(model: Path, page: Path, log: Path, clients: int, output: Path
     command = [str(serving_python()), "-m", "tinydetect.federated", "server", "--model", str(model), "--page",
                str(page), "--port", str(http_port), "--flower-port", str(flower_port), "--clients", str(clients),
                "--round-timeout", str(round_timeout)] + (["--output", str(output)] if output else [])
-    process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    process = _start(command, log)
     base = f"http://127.0.0.1:{http_port}"
 
     def up():
@@ -49,7 +50,11 @@ def launch_server(model: Path, page: Path, log: Path, clients: int, output: Path
         except OSError:
             return None
 
-    wait_for(up, "the FL server")
+    try:
+        wait_for(up, "the FL server")
+    except TimeoutError:
+        interrupt(process)
+        raise
     return process, base, f"127.0.0.1:{flower_port}"
 
 
@@ -57,4 +62,9 @@ def launch_client(data: Path, flower: str, base: str, model: Path, output: Path,
     """`tinydetect federated client` on `data`; it pulls the global head into `output` after the rounds."""
     command = [str(serving_python()), "-m", "tinydetect.federated", "client", str(data), "--server", flower, "--http",
                base, "--model", str(model), "--output", str(output)]
-    return subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return _start(command, log)
+
+
+def _start(command: list[str], log: Path) -> subprocess.Popen:
+    with log.open("w") as log_file:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)

@@ -75,13 +75,13 @@ class Rejected(UserError):
 
 @dataclass
 class RoundBoard:
-    """What the HTTP side and Flower's round loop share: the global head, the browsers, each round's outcome."""
+    """What the HTTP side and Flower's round loop share: the global head and each round's outcome (the browsers are
+    in Flower's client manager, beside the Python clients)."""
 
     head: Head
     output: Path | None = None
     completed_round: int = 0
     history: list[dict] = field(default_factory=list)
-    browsers: dict[str, BrowserClientProxy] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def close_round(self, server_round: int, head: Head | None, report: dict) -> None:
@@ -191,7 +191,6 @@ class FederatedHandler(PageHandler):
 
     board: RoundBoard
     client_manager: SimpleClientManager
-    body_bytes = 0  # the size of the request body read last (`read_body`): what a browser's update cost on the wire
 
     def __init__(self, *args, board: RoundBoard, client_manager: SimpleClientManager, **kwargs):
         self.board, self.client_manager = board, client_manager
@@ -237,13 +236,16 @@ class FederatedHandler(PageHandler):
             raise Rejected(400, f"the body is not JSON: {error}") from None
         if not isinstance(body, dict):
             raise Rejected(400, "the body must be a JSON object")
-        self.body_bytes = length
         return body
 
+    @property
+    def body_size(self) -> int:
+        """Bytes of this request's body: what a browser's update cost on the wire."""
+        return int(self.headers.get("Content-Length") or 0)
+
     def client(self, client_id: object) -> BrowserClientProxy:
-        with self.board.lock:
-            proxy = self.board.browsers.get(str(client_id))
-        if proxy is None:
+        proxy = self.client_manager.all().get(str(client_id))
+        if not isinstance(proxy, BrowserClientProxy):
             raise Rejected(403, f"unknown client {client_id!r}: POST /api/register first")
         return proxy
 
@@ -253,8 +255,10 @@ class FederatedHandler(PageHandler):
 
     def status(self, query: dict) -> dict:
         with self.board.lock:
-            return {"completed_round": self.board.completed_round, "history": self.board.history,
-                    "clients_connected": self.client_manager.num_available(), "browsers": sorted(self.board.browsers)}
+            history, completed_round = list(self.board.history), self.board.completed_round
+        clients = self.client_manager.all()
+        return {"completed_round": completed_round, "history": history, "clients_connected": len(clients),
+                "browsers": sorted(cid for cid, proxy in clients.items() if isinstance(proxy, BrowserClientProxy))}
 
     def task(self, query: dict) -> dict:
         task = self.client(query.get("client_id", [""])[0]).task()
@@ -267,9 +271,8 @@ class FederatedHandler(PageHandler):
         client_id = body.get("client_id")
         if not isinstance(client_id, str) or not 0 < len(client_id) <= 128:
             raise Rejected(400, "client_id must be a string of 1 to 128 characters")
-        with self.board.lock:
-            proxy = self.board.browsers.setdefault(client_id, BrowserClientProxy(client_id))
-        self.client_manager.register(proxy)  # False when already registered: registering twice is harmless
+        self.client_manager.register(BrowserClientProxy(client_id))  # False, keeping the first, when registered twice
+        self.client(client_id)  # 403 where a Flower client already holds the id
         return {"client_id": client_id, "registered": True}
 
     def update(self, body: dict) -> dict:
@@ -281,8 +284,8 @@ class FederatedHandler(PageHandler):
         if not isinstance(server_round, int):
             raise UpdateError(f"round must be an integer, got {server_round!r}")
         update = from_wire(body.get("tensors"))
-        proxy.submit(server_round, update, num_examples, self.body_bytes)
-        return {"accepted": True, "round": server_round, "bytes": self.body_bytes, "update_bytes": wire_bytes(update)}
+        proxy.submit(server_round, update, num_examples, self.body_size)
+        return {"accepted": True, "round": server_round, "bytes": self.body_size, "update_bytes": wire_bytes(update)}
 
 
 def serve(args: argparse.Namespace) -> None:

@@ -53,14 +53,18 @@ class ServerProcess:
         return self.get("/v2/health/ready")[0] == 200
 
     def stop(self) -> int:
-        """Ctrl-C, as a user would; the exit status (killed only if it does not stop within STOP_TIMEOUT_S)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                return self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.wait()
+        return interrupt(self.process)
+
+
+def interrupt(process: subprocess.Popen) -> int:
+    """Ctrl-C, as a user would; the exit status (killed only if it does not stop within STOP_TIMEOUT_S)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            return process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()
 
 
 def free_ports(count: int) -> list[int]:

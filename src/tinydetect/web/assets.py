@@ -101,7 +101,7 @@ def write_assets(detector: Detector, folder: str | Path, kind: str, fuse_skip_la
     tokenizer = detector.tokenizer.to_hf_tokenizer()
     tokenizer.no_padding()  # the page sends each text unpadded, as the backbone's dynamic length allows
     tokenizer.save(str(folder / TOKENIZER_FILE))
-    charmap = precompiled_charmap(json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8")))
+    charmap = precompiled_charmap(json.loads(tokenizer.to_str()))
     write_json(folder / CHARMAP_FILE, dict(sorted(charmap.items())))
     features = WebBackbone(folder).embeddings(train_texts)
     scale = np.maximum(features.std(axis=0), MIN_SCALE)

@@ -30,6 +30,19 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True)
 
 
+def open_page(target, url: str):
+    """A new page in `target` (a browser or a browser context) at `url`, once it says it is ready; an error the page
+    threw while loading raises."""
+    page = target.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.evaluate("window.tinydetect.ready")
+    if errors:
+        raise RuntimeError(f"{url}: the page threw {errors}")
+    return page
+
+
 def build_page(out_dir: str | Path, web_root: Path = WEB_ROOT) -> Path:
     """`vite build` of web/ into `out_dir` (npm ci first when web/node_modules is missing); the folder."""
     npm = shutil.which("npm")
