@@ -98,8 +98,13 @@ TINY_PARAMS = {
 }
 
 
+# no command of a test runs this long (the slowest, the tiny pipeline's first `dvc repro`, takes about 2 min):
+# past it, a hung command fails its test instead of holding the suite until CI's own limit
+COMMAND_TIMEOUT_S = 900
+
+
 def run(command: list[str], cwd: Path) -> str:
-    result = subprocess.run(command, cwd=cwd, env=python_env(), capture_output=True, text=True)
+    result = subprocess.run(command, cwd=cwd, env=python_env(), capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout + result.stderr
 
@@ -107,7 +112,7 @@ def run(command: list[str], cwd: Path) -> str:
 def dvc(repo, credentials, *args, check=True) -> subprocess.CompletedProcess:
     """`dvc *args` in `repo` with `credentials` (e.g. the S3 remote's key) in the environment."""
     done = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env={**python_env(), **credentials},
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
     if check:
         assert done.returncode == 0, f"dvc {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done

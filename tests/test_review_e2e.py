@@ -120,6 +120,57 @@ def use_shared_remote(repo, endpoint, credentials) -> None:
     dvc(repo, credentials, "remote", "modify", "--local", "team", "endpointurl", endpoint)
 
 
+QUEUE_DEADLINE_S = 480
+# An experiment still queued, none running, for this long: DVC's own race with several workers, which leaves one
+# queued with no worker to take it (https://github.com/treeverse/dvc/issues/10562; their remedy: start the queue
+# again). Workers take a few seconds to start and to take a task, so a shorter wait would restart a healthy queue.
+QUEUE_STALL_S = 60
+
+
+def dvc_queue(repo, *arguments, log):
+    """`dvc queue ...` with its output in `log`. Not through `run`: `dvc queue start` forks a keeper for each worker,
+    and the keepers hold the caller's stdout until their worker exits, so a command that reads that output to its end
+    returns only when the whole sweep has run, with no deadline of ours around it (seen: a CI run hung here)."""
+    with log.open("ab") as output:
+        subprocess.run([sys.executable, "-m", "dvc", "queue", *arguments], cwd=repo, env=python_env(), check=True,
+                       stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT, timeout=120)
+
+
+def queue_report(repo, status) -> str:
+    """The queue's status, then the last lines of each worker's and each experiment's log, for a failed assertion."""
+    logs = sorted((repo / ".dvc/tmp/exps").glob("**/*.out"))
+    tails = [f"--- {path.relative_to(repo)}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-30:])
+             for path in logs]
+    return "\n".join([status, *tails])
+
+
+def run_queue(repo, jobs, log) -> str:
+    """Start `jobs` workers, wait until nothing is queued or running, and return `dvc queue status`.
+
+    Past the deadline the workers are killed and the assertion shows the status and the workers' logs."""
+    dvc_queue(repo, "start", "-j", str(jobs), log=log)
+    deadline = time.monotonic() + QUEUE_DEADLINE_S
+    stalled_since = None
+    try:
+        while time.monotonic() < deadline:
+            status = run([sys.executable, "-m", "dvc", "queue", "status"], repo)
+            if "Queued" not in status and "Running" not in status:
+                return status
+            if "Running" in status:
+                stalled_since = None
+            elif stalled_since is None:
+                stalled_since = time.monotonic()
+            elif time.monotonic() - stalled_since > QUEUE_STALL_S:
+                # stop first: an idle worker that never takes the task keeps its name, and `start` skips names up
+                dvc_queue(repo, "stop", log=log)
+                dvc_queue(repo, "start", "-j", str(jobs), log=log)
+                stalled_since = None
+            time.sleep(3)
+        raise AssertionError(f"the queue did not finish in {QUEUE_DEADLINE_S} s:\n{queue_report(repo, status)}")
+    finally:
+        dvc_queue(repo, "stop", "--kill", log=log)  # no worker outlives the test, whatever happened
+
+
 def test_queued_sweep_runs_two_at_once_and_lands_in_the_shared_remotes(review_repo, s3_remote, tmp_path):
     """`dvc queue start -j 2`, then `dvc exp push`: a teammate's fresh clone pulls one experiment, and every output
     it names comes from the shared S3 remote (`dvc status` clean after `dvc exp apply`)."""
@@ -132,13 +183,7 @@ def test_queued_sweep_runs_two_at_once_and_lands_in_the_shared_remotes(review_re
     run(["git", "push", "-q", "origin", "HEAD:refs/heads/main"], repo)
     use_shared_remote(repo, endpoint, credentials)
     run([sys.executable, "-m", "dvc", "exp", "run", "--queue", "-S", "eval.max_errors=5,10"], repo)
-    run([sys.executable, "-m", "dvc", "queue", "start", "-j", "2"], repo)
-    deadline = time.time() + 400
-    while time.time() < deadline:
-        status = run([sys.executable, "-m", "dvc", "queue", "status"], repo)
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(3)
+    status = run_queue(repo, jobs=2, log=tmp_path / "queue.log")
     assert status.count("Success") == 2, status
     shown = dvc_json(["exp", "show"], repo)
     experiments = {exp["name"]: run_data["data"]["params"]["params.yaml"]["data"]["eval"]["max_errors"]
