@@ -97,7 +97,8 @@ function priorCorrected(head: Head, examples: Prepared[]): number[] {
   return bias;
 }
 
-/** Adam on the cross-entropy at each example's cut, after the prior correction, labels interleaved. */
+/** Adam on the cross-entropy at each example's cut, after the prior correction, labels interleaved, its rate falling
+ * linearly to zero over the run's steps (tinydetect.web.head says why). */
 export function trainHead(start: Head, examples: Example[], settings: TrainSettings): TrainReport {
   if (examples.length === 0) throw new Error("no feedback to train on: mark some texts first");
   const prepared: Prepared[] = interleaved(examples.map((example) => example.label)).map((index) => ({
@@ -107,13 +108,17 @@ export function trainHead(start: Head, examples: Example[], settings: TrainSetti
   }));
   const head = copyHead(start);
   head.bias = priorCorrected(head, prepared);
-  const adam = new Adam(head, settings.learning_rate);
+  const adam = new Adam(head);
   const losses: number[] = [];
   const epochMs: number[] = [];
+  const steps = settings.epochs * Math.ceil(prepared.length / settings.batch_size);
+  let step = 0;
   for (let epoch = 0; epoch < settings.epochs; epoch++) {
     const started = performance.now();
     for (let first = 0; first < prepared.length; first += settings.batch_size) {
-      adam.step(gradient(head, prepared.slice(first, first + settings.batch_size)));
+      const rate = settings.learning_rate * (1 - step / steps);
+      step += 1;
+      adam.step(gradient(head, prepared.slice(first, first + settings.batch_size)), rate);
     }
     epochMs.push(performance.now() - started);
     losses.push(meanLoss(head, prepared));
@@ -141,12 +146,12 @@ class Adam {
   private readonly moments: { m: number[]; v: number[] };
   private t = 0;
 
-  constructor(private readonly head: Head, private readonly learningRate: number) {
+  constructor(private readonly head: Head) {
     const size = flatten(head).length;
     this.moments = { m: new Array(size).fill(0), v: new Array(size).fill(0) };
   }
 
-  step(grad: Head): void {
+  step(grad: Head, learningRate: number): void {
     this.t += 1;
     const params = flatten(this.head);
     const g = flatten(grad);
@@ -156,7 +161,7 @@ class Adam {
       v[i] = this.beta2 * v[i] + (1 - this.beta2) * g[i] * g[i];
       const mHat = m[i] / (1 - this.beta1 ** this.t);
       const vHat = v[i] / (1 - this.beta2 ** this.t);
-      params[i] -= (this.learningRate * mHat) / (Math.sqrt(vHat) + this.epsilon);
+      params[i] -= (learningRate * mHat) / (Math.sqrt(vHat) + this.epsilon);
     }
     unflattenInto(this.head, params);
   }

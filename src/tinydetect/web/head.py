@@ -14,6 +14,9 @@ Training on a user's corrections (`train_head`):
 - **Labels interleaved.** A user marks texts in runs of one label; mini-batches in that order pull the head one way,
   then the other. The examples are taken HUMAN, AI, HUMAN, AI... (each label in its own order), which needs no
   random generator shared with the page.
+- **The step shrinks to zero.** Adam's learning rate falls linearly over the run's steps, so training settles by the
+  last epoch it is given instead of bouncing (at a constant rate the loss rose and fell between epochs by up to 0.4):
+  with one example a step, 5 epochs get within 0.01-0.03 of the held-out accuracy of 60 (benchmarks/web.py).
 """
 
 from __future__ import annotations
@@ -113,8 +116,8 @@ def prior_corrected(head: Head, features: np.ndarray, labels: np.ndarray, offset
 
 def train_head(start: Head, embeddings: np.ndarray, labels: Sequence[int], cuts: Sequence[float], epochs: int,
                learning_rate: float, batch_size: int) -> tuple[Head, list[float]]:
-    """Adam on the cross-entropy at each example's cut (module docstring); the trained head and the mean loss over the
-    examples after each epoch."""
+    """Adam on the cross-entropy at each example's cut, its rate falling linearly to zero (module docstring); the
+    trained head and the mean loss over the examples after each epoch."""
     if len(labels) == 0:
         raise UserError("no feedback to train on: mark some texts first")
     order = interleaved(list(labels))
@@ -123,13 +126,14 @@ def train_head(start: Head, embeddings: np.ndarray, labels: Sequence[int], cuts:
     offsets = np.log(np.asarray(cuts, dtype=np.float64) / (1 - np.asarray(cuts, dtype=np.float64)))[order]
     weight, bias = start.weight.copy(), prior_corrected(start, features, labels, offsets)
     moments = [np.zeros_like(weight), np.zeros_like(bias)], [np.zeros_like(weight), np.zeros_like(bias)]
-    losses, step = [], 0
+    losses, step, steps = [], 0, epochs * -(-len(labels) // batch_size)
     for _ in range(epochs):
         for first in range(0, len(labels), batch_size):
             batch = slice(first, first + batch_size)
             _, *grads = _loss_and_gradient(weight, bias, features[batch], labels[batch], offsets[batch])
+            rate = learning_rate * (1 - step / steps)
             step += 1
-            weight, bias = (_adam(param, grad, first_moment, second_moment, step, learning_rate)
+            weight, bias = (_adam(param, grad, first_moment, second_moment, step, rate)
                             for param, grad, first_moment, second_moment in zip((weight, bias), grads, *moments,
                                                                                strict=True))
         losses.append(_loss_and_gradient(weight, bias, features, labels, offsets)[0])
