@@ -203,9 +203,8 @@ def longer_runs(rows: list[dict], epochs: int) -> dict:
              for length in (epochs, *LONGER_EPOCHS)}
     before = float(np.mean([row["accuracy_before"] for row in rows]))
     longest = means[LONGER_EPOCHS[-1]]
-    share = (means[epochs] - before) / (longest - before) if longest > before else None
-    return {"twin_mean_accuracy_by_epochs": means,
-            "share_of_longest_gain_at_page_epochs": None if share is None else round(share, 3)}
+    share = round((means[epochs] - before) / (longest - before), 3) if longest > before else None
+    return {"twin_mean_accuracy_by_epochs": means, "share_of_longest_gain_at_page_epochs": share}
 
 
 def client_shares(texts: dict[str, list[str]], per_label: int, held_out: int, clients: int = 5,

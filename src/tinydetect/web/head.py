@@ -16,11 +16,12 @@ Training on a user's corrections (`train_head`):
   random generator shared with the page.
 - **The step shrinks to zero.** Adam's learning rate falls linearly over the run's steps, so training settles by the
   last epoch it is given instead of bouncing (at a constant rate the loss rose and fell between epochs by up to 0.4):
-  with one example a step, 5 epochs get within 0.01-0.03 of the held-out accuracy of 60 (benchmarks/web.py).
+  with one example a step, 5 epochs get within about 0.01 of the held-out accuracy of 60 (benchmarks/web.py).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -126,7 +127,7 @@ def train_head(start: Head, embeddings: np.ndarray, labels: Sequence[int], cuts:
     offsets = np.log(np.asarray(cuts, dtype=np.float64) / (1 - np.asarray(cuts, dtype=np.float64)))[order]
     weight, bias = start.weight.copy(), prior_corrected(start, features, labels, offsets)
     moments = [np.zeros_like(weight), np.zeros_like(bias)], [np.zeros_like(weight), np.zeros_like(bias)]
-    losses, step, steps = [], 0, epochs * -(-len(labels) // batch_size)
+    losses, step, steps = [], 0, epochs * math.ceil(len(labels) / batch_size)
     for _ in range(epochs):
         for first in range(0, len(labels), batch_size):
             batch = slice(first, first + batch_size)
