@@ -27,6 +27,7 @@ def main() -> None:
         result = fit(model, train_config, data, seed, threshold=policy_threshold(params["eval"]))
         pruned, best_val_roc_auc = result.detector, round(result.best_val_roc_auc, 6)
         val_rates = {"val_roc_auc": round(result.val_roc_auc, 6),
+                     "encoder_val_roc_auc_by_epoch": [row.get("val_roc_auc") for row in result.history],
                      "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
                      "val_false_positive_rate": round(result.val_false_positive_rate, 6),
                      "val_true_positive_rate": round(result.val_true_positive_rate, 6)}

@@ -47,6 +47,8 @@ def main() -> None:
     result.detector.save("models/detector")
     write_json("metrics/train.json", {
         "best_val_roc_auc": round(result.best_val_roc_auc, 6),  # BERT's own, lexical branch at zero
+        "encoder_val_roc_auc_by_epoch": [row.get("val_roc_auc") for row in result.history],
+        "train_loss_by_epoch": [row.get("train_loss") for row in result.history],
         "val_roc_auc": round(result.val_roc_auc, 6),  # the shipped model's: BERT and the branch fused
         "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
         "epochs_run": result.epochs_run,

@@ -76,3 +76,38 @@ def test_saved_detector_loads_with_from_pretrained_and_scores_the_same(trained, 
 def test_missing_detector_folder_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="not a detector folder"):
         Detector.load(tmp_path)
+
+
+def test_an_encoder_that_learned_nothing_fails_the_stage_with_its_curve():
+    """Labels no text can predict (val: one text under both labels, so every score ties): the guard must fire."""
+    from tinydetect.modeling.training import EncoderDidNotLearn, TrainingData, train
+
+    data, _ = separable_task()
+    same_text = data.val[0].text
+    val = [parse_record({"id": f"v{i}", "text": same_text, "label": "AI" if i % 2 else "HUMAN"}, default_id="")
+           for i in range(10)]
+    config = TrainConfig(learning_rate=3e-3, batch_size=8, epochs=1, min_encoder_val_roc_auc=0.6)
+    with pytest.raises(EncoderDidNotLearn, match=r"best val ROC-AUC alone is 0\.500.*by epoch: 0\.500;"):
+        train(TINY_MODEL, config, TrainingData(data.tokenizer, data.train, val), seed=0)
+
+
+@pytest.mark.parametrize("best, guard, fails", [(0.55, "fail", True), (0.55, "warn", False), (0.65, "fail", False),
+                                                (float("nan"), "fail", False)])
+def test_encoder_guard_fails_warns_or_passes(best, guard, fails, capsys):
+    from tinydetect.modeling.training import EncoderDidNotLearn, check_encoder_learned
+
+    config = TrainConfig(min_encoder_val_roc_auc=0.6, encoder_guard=guard)
+    history = [{"epoch": 1.0, "train_loss": 0.51, "val_roc_auc": best}]
+    if fails:
+        with pytest.raises(EncoderDidNotLearn, match="train loss: 0.510"):
+            check_encoder_learned(best, history, config)
+    else:
+        check_encoder_learned(best, history, config)
+        assert ("did not learn" in capsys.readouterr().err) == (guard == "warn" and best < 0.6)
+
+
+def test_training_logs_the_encoders_curve_per_epoch(trained):
+    result, _ = trained
+    assert [row["epoch"] for row in result.history] == [float(epoch) for epoch in range(1, len(result.history) + 1)]
+    assert all({"train_loss", "val_loss", "val_roc_auc"} <= set(row) for row in result.history)
+    assert max(row["val_roc_auc"] for row in result.history) == pytest.approx(result.best_val_roc_auc, abs=1e-6)

@@ -196,6 +196,10 @@ class TrainConfig(_Section):
         100.0, gt=0, description="inverse L2 strength (scikit-learn's C) of the lexical branch's logistic regression"
     )
     early_stopping_patience: int = Field(4, ge=1)
+    min_encoder_val_roc_auc: float = Field(
+        0.6, ge=0, le=1, description="the encoder's own best val ROC-AUC below this means it learned nothing: "
+        "the stage fails (or warns, with encoder_guard: warn) instead of shipping the n-gram branch in its name")
+    encoder_guard: Literal["fail", "warn"] = Field("fail", description="what an encoder below min_encoder_val_roc_auc does")
     augment_attacks: list[AttackName] = Field(
         default_factory=list, description="add a copy of every train text under each of these RAID attacks "
         "(tinydetect.robustness.attacks), same label: for the edits normalization cannot undo")

@@ -93,10 +93,15 @@ class PretrainResult:
     model: BertForMaskedLM
     texts: int
     eval_loss: float | None  # masked-token cross-entropy on val's texts; None when no epoch ran
+    eval_losses: list[float]  # the same after each epoch: where it stops falling, more epochs buy nothing
 
     @property
     def perplexity(self) -> float | None:
         return round(math.exp(self.eval_loss), 3) if self.eval_loss is not None else None
+
+    @property
+    def perplexity_by_epoch(self) -> list[float]:
+        return [round(math.exp(loss), 3) for loss in self.eval_losses]
 
 
 def pretrain(model_config: ModelConfig, config: PretrainConfig, tokenizer: DetectorTokenizer, texts: Sequence[str],
@@ -104,7 +109,7 @@ def pretrain(model_config: ModelConfig, config: PretrainConfig, tokenizer: Detec
     """`config.epochs` of MLM on `texts`; 0 epochs gives the random initialisation (pre-training off)."""
     model = masked_lm(model_config, tokenizer.vocab_size, seed)
     if config.epochs == 0:
-        return PretrainResult(model, len(texts), None)
+        return PretrainResult(model, len(texts), None, [])
     if not texts:
         raise UserError("pretrain: no texts to pre-train on (the train split is empty)")
     collator = DataCollatorForLanguageModeling(hf_tokenizer(tokenizer), mlm_probability=config.mlm_probability, seed=seed)
@@ -114,15 +119,15 @@ def pretrain(model_config: ModelConfig, config: PretrainConfig, tokenizer: Detec
             train_dataset=UnlabelledTexts(texts, tokenizer), eval_dataset=UnlabelledTexts(held_out, tokenizer),
         )
         trainer.train()
-        eval_loss = trainer.evaluate()["eval_loss"]
-    return PretrainResult(trainer.model, len(texts), float(eval_loss))
+        eval_losses = [float(entry["eval_loss"]) for entry in trainer.state.log_history if "eval_loss" in entry]
+    return PretrainResult(trainer.model, len(texts), eval_losses[-1], eval_losses)
 
 
 def _arguments(config: PretrainConfig, output_dir: str, seed: int) -> TrainingArguments:
     return TrainingArguments(
         output_dir=output_dir, learning_rate=config.learning_rate, per_device_train_batch_size=per_process_batch(config.batch_size),
         per_device_eval_batch_size=64, num_train_epochs=config.epochs, warmup_steps=config.warmup_ratio,
-        weight_decay=config.weight_decay, lr_scheduler_type="linear", optim="adamw_torch", eval_strategy="no",
+        weight_decay=config.weight_decay, lr_scheduler_type="linear", optim="adamw_torch", eval_strategy="epoch",
         save_strategy="no", logging_strategy="epoch", seed=seed, data_seed=seed, use_cpu=config.device == "cpu",
         report_to="none", disable_tqdm=False,
         **distributed_arguments(on_cpu=config.device == "cpu"),

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import sys
+
 import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
@@ -23,6 +25,7 @@ from transformers.integrations import DVCLiveCallback
 from transformers.trainer_utils import EvalPrediction
 
 from tinydetect.core.config import EvalConfig, ModelConfig, TrainConfig
+from tinydetect.core.errors import UserError
 from tinydetect.core.launch import distributed_arguments, per_process_batch, shared_scratch
 from tinydetect.core.records import Record
 from tinydetect.evaluation.metrics import probability_ai
@@ -92,6 +95,7 @@ def _val_roc_auc(prediction: EvalPrediction) -> dict[str, float]:
 class TrainResult:
     detector: Detector
     best_val_roc_auc: float  # BERT's alone (lexical branch detached) at its best epoch
+    history: list[dict[str, float]]  # per epoch: BERT's train loss, val loss and val ROC-AUC (`epoch_history`)
     val_roc_auc: float  # the shipped model's: BERT and the branch, fused
     fusion: dict[str, float]  # the fusion weights (`lexical.fuse`); {} without a branch
     epochs_run: float
@@ -201,6 +205,8 @@ def fit(
             trainer.train()
         best_metric = trainer.state.best_metric
         epochs_run = trainer.state.epoch
+        history = epoch_history(trainer.state.log_history)
+    check_encoder_learned(float(best_metric), history, train_config)
     fusion = fuse_on_val(trainer.model, data, seed)
     val_logits = predict_logits(trainer.model, data.tokenizer, [record.text for record in data.val])
     val_labels = _labels(data.val)
@@ -210,10 +216,52 @@ def fit(
     val_roc_auc = float(roc_auc_score(val_labels, val_p_ai)) if len(set(val_labels)) == 2 else float("nan")
     detector = Detector(model=trainer.model, tokenizer=data.tokenizer, threshold=cut)
     val_called_ai = val_p_ai > cut.per_text(val_languages)
-    return TrainResult(detector=detector, best_val_roc_auc=float(best_metric), val_roc_auc=val_roc_auc, fusion=fusion,
+    return TrainResult(detector=detector, best_val_roc_auc=float(best_metric), history=history,
+                       val_roc_auc=val_roc_auc, fusion=fusion,
                        epochs_run=float(epochs_run),
                        val_false_positive_rate=float(val_called_ai[val_labels == 0].mean()),
                        val_true_positive_rate=float(val_called_ai[val_labels == 1].mean()))
+
+
+class EncoderDidNotLearn(UserError):
+    """The encoder's own val ROC-AUC never rose above `train.min_encoder_val_roc_auc`."""
+
+
+def check_encoder_learned(best_val_roc_auc: float, history: Sequence[Mapping], config: TrainConfig) -> None:
+    """Fail (or warn, `train.encoder_guard: warn`) when the encoder alone never beat chance by the margin asked.
+
+    Without this, a collapsed encoder ships silently: the fusion gives it a weight near zero and the n-gram branch
+    makes every decision, while every compressed, exported and served variant carries the dead encoder.
+    A val split with one label has no ROC-AUC (NaN): nothing to check.
+    """
+    if not best_val_roc_auc < config.min_encoder_val_roc_auc:
+        return
+    curve = ", ".join(f"{row.get('val_roc_auc', float('nan')):.3f}" for row in history)
+    losses = ", ".join(f"{row['train_loss']:.3f}" for row in history if "train_loss" in row)
+    message = (f"the encoder did not learn: its best val ROC-AUC alone is {best_val_roc_auc:.3f}, below "
+               f"train.min_encoder_val_roc_auc {config.min_encoder_val_roc_auc} (val ROC-AUC by epoch: {curve}; "
+               f"train loss: {losses}). A loss flat at the class prior's entropy means it predicts the prior. "
+               "Try a lower train.learning_rate or pretrain.learning_rate, or set train.encoder_guard: warn to ship "
+               "it anyway (the lexical branch then makes the decisions)")
+    if config.encoder_guard == "fail":
+        raise EncoderDidNotLearn(message)
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def epoch_history(log_history: Sequence[Mapping]) -> list[dict[str, float]]:
+    """The Trainer's log as one row per epoch: the encoder's train loss, val loss and val ROC-AUC.
+
+    >>> epoch_history([{"loss": 0.6, "epoch": 1.0}, {"eval_loss": 0.5, "eval_roc_auc": 0.8, "epoch": 1.0},
+    ...                {"train_runtime": 9.0, "epoch": 1.0}])
+    [{'epoch': 1.0, 'train_loss': 0.6, 'val_loss': 0.5, 'val_roc_auc': 0.8}]
+    """
+    rows: dict[float, dict[str, float]] = {}
+    names = {"loss": "train_loss", "eval_loss": "val_loss", "eval_roc_auc": "val_roc_auc"}
+    for entry in log_history:
+        for key, name in names.items():
+            if key in entry:
+                rows.setdefault(round(float(entry["epoch"]), 3), {})[name] = round(float(entry[key]), 6)
+    return [{"epoch": epoch, **values} for epoch, values in sorted(rows.items())]
 
 
 _VOLATILE_ARGS = {"output_dir", "logging_dir", "run_name"}  # temporary paths: differ on every run

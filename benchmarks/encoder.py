@@ -1,0 +1,181 @@
+"""Encoder benchmark: does the transformer learn, and does it earn its place beside the n-gram branch?
+
+Runs the pipeline's own training steps in this process (split, tokenizer, MLM pre-training, train with the
+lexical branch, fusion on val), once per seed, on the shared data as a user's labelled data, and scores on
+test the encoder alone, the lexical branch alone and the two fused (what ships). Faster than
+`benchmarks.quality` (no compression, export or search stages), so a recipe can be compared over seeds:
+
+    python -m benchmarks.encoder --data l2r --seeds 3 [--set train.learning_rate=0.0001 ...] [--keep DIR]
+    python -m benchmarks.encoder --data l2r --hold-out-domain ProductReview   # leave one domain out
+
+- Seeds vary the model (pre-training, initialisation, batches); the split is the one `base.seed` gives, so the
+  spread is the recipe's own, not the data's.
+- `--hold-out-domain D`: every text of domain D is test; the other domains are split as usual (their test share
+  joins train). The branch is a bag of the training domains' words: this asks whether the encoder carries
+  what generalises.
+- Each run prints the encoder's per-epoch log (train loss, val loss, val ROC-AUC) and MLM perplexity per epoch:
+  read them, not only the final number.
+- `--keep DIR` keeps each seed's result in DIR and skips seeds already there, so a long run resumes.
+
+Writes `benchmarks/results/encoder_<data>[_<domain>].json` (commit, params, seeds, per-seed rows, mean and spread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from sklearn.metrics import roc_auc_score
+
+from benchmarks import REPO_ROOT
+from benchmarks.quality import DATASETS, commit, run_folder, write_user_data
+from tinydetect.core.config import SECTIONS, parse_section
+from tinydetect.core.files import write_json
+from tinydetect.core.records import Record, load_dir
+from tinydetect.data.split import split_records
+from tinydetect.modeling.model import margin_parts
+from tinydetect.modeling.pretraining import pretrain
+from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
+from tinydetect.modeling.training import TrainingData, policy_threshold, train
+
+PARTS = ("encoder", "lexical_branch", "fused")
+
+
+def benchmark_params(overrides: Sequence[str]) -> dict:
+    """params.yaml's sections, validated, with `KEY=VALUE` overrides applied (dotted keys)."""
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
+    for override in overrides:
+        dotted, value = override.split("=", 1)
+        *parents, leaf = dotted.split(".")
+        node = raw
+        for key in parents:
+            node = node[key]
+        node[leaf] = yaml.safe_load(value)
+    return {name: parse_section(name, raw.get(name), "params.yaml") for name in SECTIONS}
+
+
+def benchmark_splits(records: list[Record], params: dict, hold_out_domain: str | None) -> dict[str, list[Record]]:
+    """train/val/test as the split stage makes them; with a held-out domain, test is that whole domain."""
+    if hold_out_domain is None:
+        return split_records(records, params["split"], params["base"].seed)
+    held = [record for record in records if record.domain == hold_out_domain]
+    if not held:
+        domains = sorted({str(record.domain) for record in records})
+        raise SystemExit(f"--hold-out-domain {hold_out_domain}: no such domain (the data has {', '.join(domains)})")
+    rest = split_records([r for r in records if r.domain != hold_out_domain], params["split"], params["base"].seed)
+    return {"train": rest["train"] + rest["test"], "val": rest["val"], "test": held}
+
+
+def test_roc_auc(detector, test: Sequence[Record]) -> dict[str, float]:
+    labels = [record.label_int for record in test]
+    encoder, branch = margin_parts(detector.model, detector.tokenizer, [record.text for record in test])
+    return {name: round(float(roc_auc_score(labels, margin)), 6)
+            for name, margin in zip(PARTS, (encoder, branch, encoder + branch), strict=True)}
+
+
+def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: bytes, seed: int, scratch: Path) -> dict:
+    """One seed of pre-training + training; the test ROC-AUC of each part and the logs behind them."""
+    started = time.perf_counter()
+    model_config = params["model"]
+    train_texts, val_texts = ([record.text for record in splits[name]] for name in ("train", "val"))
+    mlm_tokenizer = DetectorTokenizer(tokenizer_proto, max_length=model_config.max_length)
+    pretrained = pretrain(model_config, params["pretrain"], mlm_tokenizer, train_texts, val_texts, seed)
+    encoder_dir = scratch / f"encoder-{seed}"
+    pretrained.model.save_pretrained(encoder_dir)
+    tokenizer = DetectorTokenizer(tokenizer_proto, max_length=model_config.input_length)
+    result = train(model_config, params["train"], TrainingData(tokenizer, splits["train"], splits["val"]), seed,
+                   threshold=policy_threshold(params["eval"]), pretrained=encoder_dir)
+    return {
+        "seed": seed,
+        "test_roc_auc": test_roc_auc(result.detector, splits["test"]),
+        "best_val_roc_auc_encoder": round(result.best_val_roc_auc, 6),
+        "val_roc_auc_fused": round(result.val_roc_auc, 6),
+        "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
+        "train_history": result.history,
+        "pretrain_perplexity_by_epoch": pretrained.perplexity_by_epoch,
+        "minutes": round((time.perf_counter() - started) / 60, 2),
+    }
+
+
+def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
+    """Mean, standard deviation and minimum over seeds of each part's test ROC-AUC."""
+    summary = {}
+    for part in PARTS:
+        values = np.array([row["test_roc_auc"][part] for row in rows])
+        summary[part] = {"mean": round(float(values.mean()), 4), "std": round(float(values.std()), 4),
+                         "min": round(float(values.min()), 4)}
+    ratios = [row["fusion"]["encoder_weight"] / row["fusion"]["branch_weight"] for row in rows
+              if row["fusion"].get("branch_weight")]
+    summary["encoder_to_branch_weight"] = {"mean": round(float(np.mean(ratios)), 4)} if ratios else {}
+    return summary
+
+
+def print_seed(row: dict) -> None:
+    print(f"\nseed {row['seed']} ({row['minutes']} min): MLM perplexity by epoch {row['pretrain_perplexity_by_epoch']}")
+    print(f"{'epoch':>6}{'train loss':>11}{'val loss':>10}{'val AUC':>9}")
+    for epoch in row["train_history"]:
+        print(f"{epoch['epoch']:6.0f}{epoch.get('train_loss', float('nan')):11.4f}"
+              f"{epoch.get('val_loss', float('nan')):10.4f}{epoch.get('val_roc_auc', float('nan')):9.4f}")
+    print("test ROC-AUC: " + ", ".join(f"{name} {value:.4f}" for name, value in row["test_roc_auc"].items())
+          + f"; fusion {row['fusion']}")
+
+
+def print_summary(name: str, summary: dict) -> None:
+    print(f"\n{name}: test ROC-AUC over seeds (mean ± std, min)")
+    for part in PARTS:
+        s = summary[part]
+        print(f"  {part:<16}{s['mean']:.4f} ± {s['std']:.4f}  (min {s['min']:.4f})")
+    if summary["encoder_to_branch_weight"]:
+        print(f"  encoder weight / branch weight: {summary['encoder_to_branch_weight']['mean']:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", choices=sorted(DATASETS), default="l2r")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    parser.add_argument("--hold-out-domain", help="test on this domain only, train and validate on the others")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="params override, repeatable")
+    parser.add_argument("--keep", type=Path, help="keep each seed's result here and resume from it")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--out", type=Path, help="results JSON (default: benchmarks/results/encoder_<data>[_<domain>].json)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    workdir = run_folder("encoder", args.data, args.keep)
+    if workdir is None:
+        return
+    source_commit, params = commit(), benchmark_params(args.set)
+    write_user_data(args.data, workdir / "real")
+    splits = benchmark_splits(load_dir(workdir / "real"), params, args.hold_out_domain)
+    tokenizer_proto = train_sentencepiece([r.text for r in splits["train"]], params["tokenizer"], params["base"].seed)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tinydetect-encoder-") as scratch:
+        for seed in range(args.seeds):
+            done = workdir / f"seed-{seed}.json"
+            row = json.loads(done.read_text()) if done.exists() else run_seed(params, splits, tokenizer_proto, seed,
+                                                                                 Path(scratch))
+            write_json(done, row)
+            print_seed(row)
+            rows.append(row)
+    name = f"{args.data}" + (f"_{args.hold_out_domain}" if args.hold_out_domain else "")
+    summary = spread(rows)
+    write_json(args.out or REPO_ROOT / f"benchmarks/results/encoder_{name}.json", {
+        "data": args.data, "hold_out_domain": args.hold_out_domain, "commit": source_commit,
+        "date": date.today().isoformat(), "overrides": args.set, "seeds": list(range(args.seeds)),
+        "sizes": {part: len(records) for part, records in splits.items()},
+        "params": {section: params[section].model_dump() for section in ("base", "tokenizer", "model", "pretrain", "train")},
+        "summary": summary, "runs": rows,
+    })
+    print_summary(name, summary)
+
+
+if __name__ == "__main__":
+    main()
