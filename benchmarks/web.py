@@ -39,7 +39,7 @@ from benchmarks.quality import commit, user_rows
 from tinydetect.core.config import load_params
 from tinydetect.core.files import write_json, write_jsonl
 from tinydetect.core.records import load_file
-from tinydetect.federated.process import get_json, launch_client, launch_server
+from tinydetect.federated.process import TEST_TOKEN, get_json, launch_client, launch_server
 from tinydetect.serving.process import interrupt
 from tinydetect.web.browser import launch_chromium, open_page
 from tinydetect.web.head import Head, train_head
@@ -236,14 +236,14 @@ def federated_round(browser, name: str, per_label: int, held_out: int, scratch: 
         for k in range(3):
             page = open_page(browser.new_context(), f"{base}/index.html")
             page.evaluate("(items) => window.tinydetect.mark(items)", shares[k][0])
-            page.evaluate(f"() => {{ window.round = window.tinydetect.federate('', 'browser-{k}'); }}")
+            page.evaluate(f"() => {{ window.round = window.tinydetect.federate('', '{TEST_TOKEN}'); }}")
             pages.append(page)
         for page in pages:
             page.evaluate("window.round")
             page.context.close()
         for process in pythons:
             process.wait(300)
-        (report,) = get_json(f"{base}/api/status")["history"]
+        (report,) = get_json(f"{base}/api/status", token=TEST_TOKEN)["history"]
         global_head = Head.from_json(get_json(f"{base}/api/head"))
     finally:
         interrupt(server)

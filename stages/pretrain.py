@@ -30,6 +30,7 @@ def main() -> None:
         "epochs": params["pretrain"].epochs,
         "val_mlm_loss": round(result.eval_loss, 6) if result.eval_loss is not None else None,
         "val_perplexity": result.perplexity,
+        "val_perplexity_by_epoch": result.perplexity_by_epoch,  # where it stops falling, more epochs buy little
         "processes": world_size(),
     })
 

@@ -99,7 +99,7 @@ def test_encoder_guard_fails_warns_or_passes(best, guard, fails, capsys):
     config = TrainConfig(min_encoder_val_roc_auc=0.6, encoder_guard=guard)
     history = [{"epoch": 1.0, "train_loss": 0.51, "val_roc_auc": best}]
     if fails:
-        with pytest.raises(EncoderDidNotLearn, match="train loss: 0.510"):
+        with pytest.raises(EncoderDidNotLearn, match=r"train loss: 0\.510"):
             check_encoder_learned(best, history, config)
     else:
         check_encoder_learned(best, history, config)

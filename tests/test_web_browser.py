@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from tinydetect.federated.process import TEST_TOKEN, launch_client, launch_server
 from tinydetect.federated.process import get_json as call
-from tinydetect.federated.process import launch_client, launch_server
 from tinydetect.serving.process import interrupt
 from tinydetect.web.browser import launch_chromium, open_page
 from tinydetect.web.head import Head, train_head
@@ -120,13 +120,13 @@ def test_a_federated_round_of_three_browsers_and_two_python_clients_improves_the
             page = open_page(chromium.new_context(), f"{base}/index.html")
             page.evaluate("(items) => window.tinydetect.mark(items)", split_feedback(16 + index * 8, 8))
             held_out += split_feedback(70 + index * 5, 5)
-            page.evaluate(f"() => {{ window.round = window.tinydetect.federate('', 'browser-{index}'); }}")
+            page.evaluate(f"() => {{ window.round = window.tinydetect.federate('', '{TEST_TOKEN}'); }}")
             pages.append(page)
         results = [page.evaluate("window.round") for page in pages]
         for process in python_clients:
             assert process.wait(120) == 0, (tmp_path / "client0.log").read_text()[-2000:]
 
-        status = call(f"{base}/api/status")
+        status = call(f"{base}/api/status", token=TEST_TOKEN)
         (round_report,) = status["history"]
         assert round_report["clients"] == 5 and not round_report["rejected"] and not round_report["failures"]
         assert round_report["examples"] == 5 * 16

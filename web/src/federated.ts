@@ -80,7 +80,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface FederateOptions {
   server: string; // the FL server's address, "" for the page's own origin
-  clientId: string;
+  token: string; // the operator's enrolment token: it buys a client id and a secret of our own
   standardization: Pick<Head, "mean" | "scale">; // the assets' own: the server sends and averages weight and bias
   examples: Example[];
   train: TrainSettings;
@@ -91,15 +91,20 @@ export interface FederateOptions {
 
 /** Join the next round: register, wait for the round's global head, train on it, send the delta, pull the result. */
 export async function federate(options: FederateOptions): Promise<RoundResult> {
-  const { server, clientId } = options;
+  const { server } = options;
   const say = options.onStatus ?? (() => {});
-  const post = (body: string): RequestInit => ({ method: "POST", headers: { "Content-Type": "application/json" }, body });
-  await call(`${server}/api/register`, post(JSON.stringify({ client_id: clientId })));
+  const post = (body: string, credential: string): RequestInit => ({
+    method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${credential}` }, body,
+  });
+  // the server names us and gives us a secret; every later call proves who we are with it
+  const { client_id: clientId, secret } = await call<{ client_id: string; secret: string }>(
+    `${server}/api/register`, post("{}", options.token));
+  const asClient: RequestInit = { headers: { Authorization: `Bearer ${secret}` } };
   const deadline = performance.now() + options.timeoutMs;
   say("registered: waiting for the round to start");
   let task: { status: string; round: number; head?: Pick<Head, "weight" | "bias"> };
   for (;;) {
-    task = await call(`${server}/api/task?client_id=${encodeURIComponent(clientId)}`);
+    task = await call(`${server}/api/task?client_id=${encodeURIComponent(clientId)}`, asClient);
     if (task.status === "train") break;
     if (performance.now() > deadline) throw new Error("the round did not start in time");
     await sleep(100);
@@ -113,7 +118,7 @@ export async function federate(options: FederateOptions): Promise<RoundResult> {
     client_id: clientId, round: task.round, num_examples: options.examples.length,
     tensors: encodeDelta(delta, global, options.update.delta_bits),
   });
-  await call(`${server}/api/update`, post(body));
+  await call(`${server}/api/update`, post(body, secret));
   say(`round ${task.round}: update sent (${body.length} bytes), waiting for the other clients`);
   for (;;) {
     const latest = await call<{ round: number } & Pick<Head, "weight" | "bias">>(`${server}/api/head`);

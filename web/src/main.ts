@@ -16,6 +16,7 @@ const ui = {
   markAi: element<HTMLButtonElement>("mark-ai"), feedbackCount: element("feedback-count"),
   train: element<HTMLButtonElement>("train"), reset: element<HTMLButtonElement>("reset"),
   trainReport: element("train-report"), flServer: element<HTMLInputElement>("fl-server"),
+  flToken: element<HTMLInputElement>("fl-token"),
   federate: element<HTMLButtonElement>("federate"), flStatus: element("fl-status"), runtime: element("runtime"),
 };
 
@@ -99,9 +100,9 @@ async function reset(): Promise<void> {
   showRuntime();
 }
 
-async function joinRound(server: string, clientId: string) {
+async function joinRound(server: string, token: string) {
   const result = await federate({
-    server, clientId, standardization: detector.head, examples: await examples(await store.feedback()),
+    server, token, standardization: detector.head, examples: await examples(await store.feedback()),
     train: detector.settings.train,
     update: detector.settings.federated, timeoutMs: Number(params.get("fl_timeout_ms") ?? 120000),
     onStatus: (status) => (ui.flStatus.textContent = status),
@@ -129,7 +130,9 @@ ui.markHuman.addEventListener("click", guard(() => mark(ui.text.value, "HUMAN"))
 ui.markAi.addEventListener("click", guard(() => mark(ui.text.value, "AI")));
 ui.train.addEventListener("click", guard(train));
 ui.reset.addEventListener("click", guard(reset));
-ui.federate.addEventListener("click", guard(() => joinRound(ui.flServer.value.trim(), `browser-${crypto.randomUUID()}`)));
+// the operator's join link carries the enrolment token (?fl_token=...); otherwise it is typed in
+ui.flToken.value = params.get("fl_token") ?? "";
+ui.federate.addEventListener("click", guard(() => joinRound(ui.flServer.value.trim(), ui.flToken.value.trim())));
 
 const ready = start().catch((error) => {
   ui.status.textContent = `error: ${error.message}`;

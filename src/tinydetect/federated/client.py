@@ -23,6 +23,7 @@ from tinydetect.core.errors import UserError
 from tinydetect.core.files import write_json
 from tinydetect.core.records import LABELS, load_file
 from tinydetect.federated.process import get_json
+from tinydetect.federated.server import TOKEN_KEY, enrolment_token
 from tinydetect.federated.update import privatize, quantize
 from tinydetect.web.head import Head, train_head
 from tinydetect.web.scorer import SETTINGS_FILE, WebScorer
@@ -32,9 +33,9 @@ class HeadClient(NumPyClient):
     """Trains the round's global head on fixed embeddings and returns the quantized delta."""
 
     def __init__(self, template: Head, embeddings: np.ndarray, labels: np.ndarray, cuts: np.ndarray, settings: dict,
-                 seed: int = 0):
+                 token: str, seed: int = 0):
         self.template, self.embeddings, self.labels, self.cuts = template, embeddings, labels, cuts
-        self.settings, self.rng = settings, np.random.default_rng(seed)
+        self.settings, self.token, self.rng = settings, token, np.random.default_rng(seed)
 
     def get_parameters(self, config):
         return []  # the server starts from the web assets' head: never asked
@@ -45,7 +46,8 @@ class HeadClient(NumPyClient):
         federated = self.settings["federated"]
         delta = privatize([after - before for after, before in zip(trained.arrays(), start.arrays(), strict=True)],
                           federated["clip_norm"], federated["noise_multiplier"], self.rng)
-        return quantize(delta, federated["delta_bits"]), len(self.labels), {"loss": losses[-1]}
+        # the server takes a result only with the operator's enrolment token (tinydetect.federated.server)
+        return quantize(delta, federated["delta_bits"]), len(self.labels), {"loss": losses[-1], TOKEN_KEY: self.token}
 
 
 def labelled_examples(scorer: WebScorer, data: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,7 +63,8 @@ def labelled_examples(scorer: WebScorer, data: str | Path) -> tuple[np.ndarray, 
 def run(args: argparse.Namespace) -> None:
     settings = json.loads((Path(args.model) / SETTINGS_FILE).read_text())
     scorer = WebScorer(args.model, threads=1)
-    client = HeadClient(scorer.head, *labelled_examples(scorer, args.data), settings, args.seed)
+    client = HeadClient(scorer.head, *labelled_examples(scorer, args.data), settings, enrolment_token(args.token_file),
+                        args.seed)
     start_client(server_address=args.server, client=client.to_client(), insecure=True, max_wait_time=args.timeout)
     if args.http:
         head = get_json(f"{args.http.rstrip('/')}/api/head")
@@ -78,3 +81,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", help="where to write the pulled global head (JSON)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to keep trying to reach the server")
     parser.add_argument("--seed", type=int, default=0, help="seed of the differential-privacy noise")
+    parser.add_argument("--token-file", required=True, help="file holding the server's enrolment secret")

@@ -13,10 +13,11 @@ from tinydetect.serving.environment import serving_python
 from tinydetect.serving.process import free_ports, interrupt
 
 
-def get_json(url: str, body: dict | None = None, timeout: float = 30.0) -> dict:
-    """GET `url`, or POST `body` as JSON; the answer's JSON (urllib's HTTPError on a 4xx or 5xx)."""
-    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
+def get_json(url: str, body: dict | None = None, timeout: float = 30.0, token: str | None = None) -> dict:
+    """GET `url`, or POST `body` as JSON, with `token` as the bearer credential if given; the answer's JSON
+    (urllib's HTTPError on a 4xx or 5xx)."""
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), headers=headers)
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.load(response)
 
@@ -32,13 +33,27 @@ def wait_for(check, what: str, timeout: float = 120.0):
     raise TimeoutError(f"timed out waiting for {what}")
 
 
+TEST_TOKEN = "test-enrolment-token-0123456789"
+
+
+def write_token(folder: Path, token: str = TEST_TOKEN) -> Path:
+    """An enrolment token file for `--token-file`, readable by its owner only."""
+    path = folder / "fl_token"
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return path
+
+
 def launch_server(model: Path, page: Path, log: Path, clients: int, output: Path | None = None,
-                  round_timeout: float = 120.0) -> tuple[subprocess.Popen, str, str]:
-    """The server on free ports, once its HTTP API answers: (process, HTTP base URL, Flower address)."""
+                  round_timeout: float = 120.0, token: str = TEST_TOKEN,
+                  options: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str, str]:
+    """The server on free ports with enrolment token `token` (and more `options`), once its HTTP API answers:
+    (process, HTTP base URL, Flower address)."""
     http_port, flower_port = free_ports(2)
     command = [str(serving_python()), "-m", "tinydetect.federated", "server", "--model", str(model), "--page",
                str(page), "--port", str(http_port), "--flower-port", str(flower_port), "--clients", str(clients),
-               "--round-timeout", str(round_timeout)] + (["--output", str(output)] if output else [])
+               "--round-timeout", str(round_timeout), "--token-file", str(write_token(log.parent, token)), *options,
+               ] + (["--output", str(output)] if output else [])
     process = _start(command, log)
     base = f"http://127.0.0.1:{http_port}"
 
@@ -46,7 +61,7 @@ def launch_server(model: Path, page: Path, log: Path, clients: int, output: Path
         if process.poll() is not None:
             raise RuntimeError(f"the FL server exited:\n{log.read_text()[-3000:]}")
         try:
-            return get_json(f"{base}/api/status")
+            return get_json(f"{base}/api/status", token=token)
         except OSError:
             return None
 
@@ -58,10 +73,11 @@ def launch_server(model: Path, page: Path, log: Path, clients: int, output: Path
     return process, base, f"127.0.0.1:{flower_port}"
 
 
-def launch_client(data: Path, flower: str, base: str, model: Path, output: Path, log: Path) -> subprocess.Popen:
+def launch_client(data: Path, flower: str, base: str, model: Path, output: Path, log: Path,
+                  token: str = TEST_TOKEN) -> subprocess.Popen:
     """`tinydetect federated client` on `data`; it pulls the global head into `output` after the rounds."""
     command = [str(serving_python()), "-m", "tinydetect.federated", "client", str(data), "--server", flower, "--http",
-               base, "--model", str(model), "--output", str(output)]
+               base, "--model", str(model), "--output", str(output), "--token-file", str(write_token(log.parent, token))]
     return _start(command, log)
 
 

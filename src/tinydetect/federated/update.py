@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +19,8 @@ import numpy as np
 from tinydetect.core.errors import UserError
 
 WIRE_DTYPES = {"int8": np.int8, "float32": np.float32}
+MAX_RANK = 4  # a head's tensors are matrices and vectors
+MAX_VALUES = 10_000_000  # per dimension: far above any head, far below what would overflow a size
 
 
 class UpdateError(UserError):
@@ -79,14 +82,18 @@ def from_wire(tensors: object) -> list[np.ndarray]:
         dtype = WIRE_DTYPES.get(tensor["dtype"])
         if dtype is None:
             raise UpdateError(f"tensors[{index}]: dtype {tensor['dtype']!r}, expected one of {sorted(WIRE_DTYPES)}")
+        shape = tensor["shape"]
+        if not isinstance(shape, list) or len(shape) > MAX_RANK or not all(
+                isinstance(size, int) and 0 <= size <= MAX_VALUES for size in shape):
+            raise UpdateError(f"tensors[{index}]: shape must be a list of at most {MAX_RANK} sizes from 0 to "
+                              f"{MAX_VALUES}, got {str(shape)[:80]}")
         try:
-            shape = tuple(int(size) for size in tensor["shape"])
             values = np.frombuffer(base64.b64decode(tensor["data"], validate=True), dtype=dtype)
             scales.append(float(tensor["scale"]))
-        except (binascii.Error, TypeError, ValueError) as error:
+        except (binascii.Error, TypeError, ValueError, OverflowError) as error:
             raise UpdateError(f"tensors[{index}]: {error}") from None
-        if values.size != int(np.prod(shape)):
-            raise UpdateError(f"tensors[{index}]: {values.size} values for shape {list(shape)}")
+        if values.size != math.prod(shape):  # Python integers: a product of huge sizes cannot wrap around
+            raise UpdateError(f"tensors[{index}]: {values.size} values for shape {shape}")
         arrays.append(values.reshape(shape))
     return [*arrays, np.asarray(scales, dtype=np.float32)]
 

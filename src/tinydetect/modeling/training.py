@@ -10,12 +10,11 @@ chosen on val by the `eval.threshold_policy`.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-
-import sys
 
 import numpy as np
 import torch

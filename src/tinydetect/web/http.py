@@ -3,6 +3,7 @@
 The page's multi-threaded WebAssembly needs SharedArrayBuffer, which browsers give only to a page served with
 `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`; every response here
 carries them. The federated server (tinydetect.federated.server) serves the page the same way, with its API beside it.
+No directory is listed, and no cross-origin header is sent: the page loads everything from its own origin.
 """
 
 from __future__ import annotations
@@ -36,6 +37,19 @@ class PageHandler(SimpleHTTPRequestHandler):
         self.model_dir = model_dir
         super().__init__(*args, **kwargs)
 
+    def do_GET(self) -> None:
+        try:
+            if self.path.startswith(MODEL_PREFIX) and not _is_asset_name(self.path[len(MODEL_PREFIX):].split("?", 1)[0]):
+                self.send_error(404, "no such asset")
+                return
+            super().do_GET()
+        except ValueError:  # a NUL byte or the like in the path: the file system refuses it
+            self.send_error(400, "bad path")
+
+    def list_directory(self, path):
+        self.send_error(404, "no directory listings here")
+        return None
+
     def translate_path(self, path: str) -> str:
         if path.startswith(MODEL_PREFIX):
             name = path[len(MODEL_PREFIX):].split("?", 1)[0]
@@ -45,20 +59,30 @@ class PageHandler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         for name, value in ISOLATION_HEADERS.items():
             self.send_header(name, value)
-        self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("Cache-Control", "no-store")  # a new `dvc repro` or round is seen at once
         super().end_headers()
 
-    def send_json(self, status: int, payload: object) -> None:
+    def send_json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
     def log_message(self, format: str, *args) -> None:
         pass  # quiet: a page load is a dozen requests
+
+
+def _is_asset_name(name: str) -> bool:
+    """A plain file name in the assets folder: no folder part, no `.` or `..`, nothing hidden.
+
+    >>> [_is_asset_name(name) for name in ("backbone.onnx", "", "..", "../x", "a/b", ".env")]
+    [True, False, False, False, False, False]
+    """
+    return bool(name) and Path(name).name == name and not name.startswith(".")
 
 
 def check_folders(page_dir: str | Path, model_dir: str | Path) -> tuple[Path, Path]:
