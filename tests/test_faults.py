@@ -359,3 +359,53 @@ def test_the_offline_backend_ignores_the_network_backends_rate_limits(human_reco
     threading.Thread(target=generate, daemon=True).start()
     # paced at 1 request/min, 2 x len(human_records) requests would take that many minutes
     assert finished.wait(timeout=120), "offline synth was paced by a network backend's rate limit"
+
+
+# --- bounded memory and one rule at the cut (predict) ------------------------------------------------
+
+def test_a_200_mb_line_is_refused_naming_it_in_bounded_memory(model_folder, tmp_path):
+    path = tmp_path / "huge.jsonl"
+    with path.open("wb") as stream:
+        stream.write(b'{"id": "ok", "text": "a short text"}\n{"text": "' + b"word " * 40_000_000 + b'"}\n')
+    command = [str(Path(sys.executable).parent / "tinydetect"), "predict", "--model", str(model_folder), str(path)]
+    with (tmp_path / "out").open("wb") as out, (tmp_path / "err").open("wb") as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak memory, not the largest child's so far
+    stderr = (tmp_path / "err").read_bytes()
+    assert os.waitstatus_to_exitcode(status) == 2 and b"Traceback" not in stderr, stderr
+    assert f"{path}:2: line longer than --max-line-bytes 10,000,000 bytes".encode() in stderr
+    assert (tmp_path / "out").read_bytes() == b""
+    assert usage.ru_maxrss / 1024 < 1024, f"peak {usage.ru_maxrss / 1024:.0f} MB"  # was 10.5 GB
+
+
+def test_an_endless_input_is_refused_after_a_bounded_read(model_folder):
+    result = predict("--model", model_folder, "--max-line-bytes", 1_000_000, "/dev/zero")
+    assert "/dev/zero:1: line longer than --max-line-bytes 1,000,000 bytes" in one_clean_line(result)
+
+
+def test_deeply_nested_json_is_one_clean_line(model_folder, tmp_path):
+    path = tmp_path / "nested.jsonl"
+    path.write_text('{"text": "fine"}\n' + "[" * 100_000 + "\n")
+    assert f"{path}:2: invalid JSON: nested too deeply" in one_clean_line(predict("--model", model_folder, path))
+
+
+def test_only_what_a_model_reads_is_scored(model_folder, tmp_path):
+    from tinydetect.cli.predict import MAX_TEXT_CHARS
+
+    head = "A sentence that repeats itself. " * 2_000
+    rows = [{"id": "long", "text": head + "tail " * 400_000}, {"id": "prefix", "text": head[:MAX_TEXT_CHARS]}]
+    result = predict("--model", model_folder, write_rows(tmp_path / "long.jsonl", rows))
+    long_row, prefix_row = rows_of(result)
+    assert long_row["p_ai"] == prefix_row["p_ai"] and long_row["label"] == prefix_row["label"]
+
+
+def test_a_text_exactly_at_the_cut_is_human(model_folder, tmp_path):
+    class AtTheCut:  # a scorer whose every P(AI) is the cut itself
+        threshold = Threshold(0.25, {"ko": 0.75})
+
+        def probability_ai(self, texts):
+            return self.threshold.for_texts(texts)
+
+    out = io.StringIO()
+    score_to(AtTheCut(), [("en", "An English text."), ("ko", "한국어 문장입니다.")], out)
+    assert [json.loads(line)["label"] for line in out.getvalue().splitlines()] == ["HUMAN", "HUMAN"]

@@ -48,7 +48,7 @@ def test_the_page_scores_as_the_python_onnx_scorer(chromium, site, web_assets):
     expected = scorer.probability_ai(VAL_TEXTS)
     np.testing.assert_allclose([score["probability"] for score in scores], expected, atol=1e-4)
     cuts = scorer.threshold.for_texts(VAL_TEXTS)
-    assert [score["label"] for score in scores] == ["AI" if p >= cut else "HUMAN" for p, cut in zip(expected, cuts,
+    assert [score["label"] for score in scores] == ["AI" if p > cut else "HUMAN" for p, cut in zip(expected, cuts,
                                                                                                     strict=True)]
     # the same through the page's controls
     page.fill("#text", VAL_TEXTS[0])

@@ -105,7 +105,8 @@ export class Detector {
     const probability = this.probabilityOf(await this.embed(text));
     const ms = performance.now() - started;
     const negative = this.config.labels.find((label) => label !== this.config.positive_label)!;
-    const label = probability >= this.cutFor(text) ? this.config.positive_label : negative;
+    // one rule everywhere (tinydetect.evaluation.threshold.is_ai): above the cut is AI, the cut itself is not
+    const label = probability > this.cutFor(text) ? this.config.positive_label : negative;
     return { probability, label, language: guessLanguage(text), ms };
   }
 }

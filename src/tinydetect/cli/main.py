@@ -40,7 +40,7 @@ Example:
 def predict(args: argparse.Namespace) -> None:
     from tinydetect.cli.predict import predict as run_predict
 
-    run_predict(args.input, args.model, args.output, args.format, args.source)
+    run_predict(args.input, args.model, args.output, args.format, args.source, args.max_line_bytes)
 
 
 def demo_data(args: argparse.Namespace) -> None:
@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="how to read the input (default: %(default)s, see above)")
     predict_parser.add_argument("--source", help="for a Core ML package: the PyTorch folder it was converted from "
                                                  "(default: models/<name of the package's folder>)")
+    predict_parser.add_argument("--max-line-bytes", type=int, default=10_000_000, metavar="N",
+                                help="refuse a line longer than this, naming it (default: %(default)s); of any text "
+                                     "only the first 32,768 characters are scored, more than any model reads")
     predict_parser.set_defaults(run=predict)
 
     demo_parser = commands.add_parser(

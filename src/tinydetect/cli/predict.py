@@ -9,6 +9,7 @@ and written batch by batch, so an interrupted run keeps what it scored.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -16,30 +17,59 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from tqdm import tqdm
 
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import DataError, decode_utf8, parse_jsonl_lines, split_lines
+from tinydetect.evaluation.threshold import is_ai
 from tinydetect.robustness.obfuscation import obfuscation
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 BATCH = 64
 PROGRESS_FROM = 1000  # texts; smaller inputs finish before a bar would help
+MAX_LINE_BYTES = 10_000_000  # --max-line-bytes' default: generous, and a bound on what one line costs
+MAX_INPUT_BYTES = 2_000_000_000  # all of an input; past it, score in parts
+# What is scored of each text. Every model reads at most 512 tokens and a SentencePiece piece spans at most 16
+# characters, so 8,192 characters reach any model's last token; four times that leaves room for characters the
+# normalization removes (invisible ones). The obfuscation counts are over the same prefix.
+MAX_TEXT_CHARS = 32_768
 
 
-def read_input(source: str) -> tuple[bytes, str]:
-    """The raw bytes of a file or of standard input ("-"), and the name errors use."""
+def read_input(source: str, max_line_bytes: int = MAX_LINE_BYTES,
+               max_input_bytes: int = MAX_INPUT_BYTES) -> tuple[bytes, str]:
+    """The raw bytes of a file or of standard input ("-"), and the name errors use.
+
+    Read a line at a time, each at most `max_line_bytes` and all at most `max_input_bytes`, so an endless input
+    (`/dev/zero`, `yes`) or one huge line is refused after a bounded read instead of filling the memory.
+    """
     if source == "-":
-        return sys.stdin.buffer.read(), "<stdin>"
+        return _bounded_read(sys.stdin.buffer, "<stdin>", max_line_bytes, max_input_bytes), "<stdin>"
     path = Path(source)
     if path.is_dir():
         raise UserError(f"{source}: is a folder; give a JSONL or text file, or - for standard input")
     try:
-        return path.read_bytes(), source
+        with path.open("rb") as stream:
+            return _bounded_read(stream, source, max_line_bytes, max_input_bytes), source
     except OSError as error:
         raise UserError(f"{source}: cannot be read ({error.strerror})") from None
+
+
+def _bounded_read(stream: BinaryIO, name: str, max_line_bytes: int, max_input_bytes: int) -> bytes:
+    lines, total = [], 0
+    for number in itertools.count(1):
+        line = stream.readline(max_line_bytes + 2)  # room for the line's own "\r\n"
+        if not line:
+            return b"".join(lines)
+        if len(line.rstrip(b"\r\n")) > max_line_bytes:
+            raise DataError(f"{name}:{number}: line longer than --max-line-bytes {max_line_bytes:,} bytes; split the "
+                            "text, or raise the limit (the model reads only the first few thousand characters)")
+        total += len(line)
+        if total > max_input_bytes:
+            raise DataError(f"{name}:{number}: input longer than {max_input_bytes:,} bytes; score it in parts")
+        lines.append(line)
+    raise AssertionError("unreachable")
 
 
 def decode_text(data: bytes, name: str) -> str:
@@ -58,7 +88,7 @@ def _all_json_objects(lines: Sequence[str]) -> bool:
         try:
             if not isinstance(json.loads(line), dict):
                 return False
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, a huge number, deep nesting: parse_texts names the line
             return False
     return True
 
@@ -86,9 +116,10 @@ def parse_texts(lines: Sequence[str], name: str, input_format: str) -> list[tupl
     return pairs
 
 
-def read_texts(source: str, requested_format: str = "auto") -> tuple[list[tuple[str, str]], str]:
+def read_texts(source: str, requested_format: str = "auto",
+               max_line_bytes: int = MAX_LINE_BYTES) -> tuple[list[tuple[str, str]], str]:
     """`(id, text)` pairs of the input and the format it was read as."""
-    data, name = read_input(source)
+    data, name = read_input(source, max_line_bytes)
     lines = split_lines(decode_text(data, name))
     input_format = choose_format(requested_format, name, lines)
     return parse_texts(lines, name, input_format), input_format
@@ -138,20 +169,21 @@ def score_to(scorer, pairs: Sequence[tuple[str, str]], out: TextIO) -> None:
               disable=len(pairs) < PROGRESS_FROM) as progress:
         for start in range(0, len(pairs), BATCH):
             batch = pairs[start : start + BATCH]
-            texts = [text for _, text in batch]
+            texts = [text[:MAX_TEXT_CHARS] for _, text in batch]  # what no model reads is never tokenized
             p_ai = scorer.probability_ai(texts)
             cuts = scorer.threshold.for_texts(texts)  # the cut of each text's language, where there are several
-            for (text_id, text), probability, cut in zip(batch, p_ai, cuts, strict=True):
-                label = "AI" if probability > cut else "HUMAN"
+            for (text_id, _), text, probability, cut in zip(batch, texts, p_ai, cuts, strict=True):
+                label = "AI" if is_ai(probability, cut) else "HUMAN"
                 row = {"id": text_id, "p_ai": round(float(probability), 6), "label": label, **obfuscation(text)}
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
             progress.update(len(batch))
 
 
-def predict(source: str, model: str, output: str, requested_format: str = "auto", model_source: str | None = None) -> int:
+def predict(source: str, model: str, output: str, requested_format: str = "auto", model_source: str | None = None,
+            max_line_bytes: int = MAX_LINE_BYTES) -> int:
     """Read, check, load, score, write; returns how many texts were scored."""
-    pairs, input_format = read_texts(source, requested_format)
+    pairs, input_format = read_texts(source, requested_format, max_line_bytes)
     name = "<stdin>" if source == "-" else source
     described = "JSON Lines" if input_format == "jsonl" else "plain text, one text per line"
     print(f"{name}: read as {described} ({len(pairs)} texts; --format to choose)", file=sys.stderr)

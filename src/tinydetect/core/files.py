@@ -112,6 +112,10 @@ def parse_jsonl_lines(lines: Iterable[str], name: str) -> Iterator[tuple[int, di
             row = json.loads(line)
         except json.JSONDecodeError as error:
             raise DataError(f"{name}:{line_number}: invalid JSON: {error.msg} (column {error.colno})") from None
+        except RecursionError:
+            raise DataError(f"{name}:{line_number}: invalid JSON: nested too deeply") from None
+        except ValueError as error:  # e.g. an integer of more than 4,300 digits
+            raise DataError(f"{name}:{line_number}: invalid JSON: {str(error)[:120]}") from None
         if not isinstance(row, dict):
             raise DataError(f"{name}:{line_number}: expected a JSON object, got {type(row).__name__}")
         yield line_number, row

@@ -26,6 +26,15 @@ from tinydetect.core.records import guess_lang
 from tinydetect.evaluation.metrics import choose_threshold_by
 
 
+def is_ai(p_ai, cut):
+    """The one labelling rule, everywhere a label is given: AI when P(AI) is above the cut (the cut itself is HUMAN).
+
+    >>> is_ai(np.array([0.4, 0.5, 0.6]), 0.5).tolist()
+    [False, False, True]
+    """
+    return p_ai > cut
+
+
 @dataclass(frozen=True)
 class Threshold:
     """`pooled`: the cut for any text; `by_language`: the cut for texts of that language, where chosen."""

@@ -14,6 +14,7 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
+from tinydetect.evaluation.threshold import is_ai as labelled_ai
 from tinydetect.runtime.onnx_scorer import OnnxScorer
 from tinydetect.serving.texts import BadText, decode_texts
 
@@ -40,7 +41,7 @@ class TritonPythonModel:
                     error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG))
         every_text = [text for _, texts in texts_by_request for text in texts]
         p_ai = self.scorer.probability_ai(every_text).astype(np.float32)
-        is_ai = p_ai >= self.scorer.threshold.for_texts(every_text)
+        is_ai = labelled_ai(p_ai, self.scorer.threshold.for_texts(every_text))
         start = 0
         for index, texts in texts_by_request:
             end = start + len(texts)

@@ -30,6 +30,7 @@ import numpy as np
 from tinydetect.core.errors import UserError
 from tinydetect.core.records import LABELS
 from tinydetect.evaluation.metrics import probability_ai
+from tinydetect.evaluation.threshold import is_ai
 
 ADAM_BETAS, ADAM_EPSILON = (0.9, 0.999), 1e-8
 PRIOR_CLIP = 0.05
@@ -77,7 +78,7 @@ class Head:
 
     def accuracy(self, embeddings: np.ndarray, labels: Sequence[int], cuts: np.ndarray | float = 0.5) -> float:
         """Share of texts labelled right, AI where p(AI) reaches the text's cut."""
-        return float(np.mean((self.probability_ai(embeddings) >= cuts) == (np.asarray(labels) == AI)))
+        return float(np.mean(is_ai(self.probability_ai(embeddings), cuts) == (np.asarray(labels) == AI)))
 
 
 def interleaved(labels: Sequence[int]) -> list[int]:
