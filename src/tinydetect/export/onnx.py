@@ -103,13 +103,14 @@ def export_int8(model: torch.nn.Module, path: str | Path, max_length: int, fuse_
         quantize_int8(fused, path)
 
 
-def quantize_int8(source: str | Path, target: str | Path) -> None:
+def quantize_int8(source: str | Path, target: str | Path, seven_bit_weights: bool = False) -> None:
+    """ONNX Runtime's dynamic INT8. `seven_bit_weights` for a graph that must score the same on every CPU and in the
+    browser: on x86 CPUs without VNNI (AVX2 alone, e.g. AMD Zen 2) ONNX Runtime's u8 x s8 kernel sums pairs of
+    products in int16 and saturates, where WebAssembly's kernel does not (the page and Python disagreed by up to 0.03
+    in P(AI) there); with 7-bit weights no pair can overflow. Not the default: it moves a text's INT8 logits with the
+    padding it is batched with (by 8e-5 on the tests' tiny model), which the dynamic-length graphs promise not to."""
     quantize_dynamic(
-        str(source), str(target), weight_type=QuantType.QInt8,
-        # 7-bit weights: on x86 CPUs without VNNI (AVX2 alone, e.g. AMD Zen 2) ONNX Runtime's u8 x s8 kernel sums
-        # pairs of products in int16 and saturates; the browser's WebAssembly kernel does not, so page and Python
-        # disagreed by up to 0.03 in P(AI) there. With 7 bits no pair can overflow: every CPU computes the same
-        reduce_range=True,
+        str(source), str(target), weight_type=QuantType.QInt8, reduce_range=seven_bit_weights,
         # fused ORT ops (Attention, BiasGelu) carry no type information for shape inference
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )

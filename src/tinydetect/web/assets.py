@@ -88,7 +88,7 @@ def export_backbone(model: torch.nn.Module, path: Path, max_length: int, kind: s
                output_names=[EMBEDDING])
         optimize_detector(model, plain, fused if kind == "int8" else path, fuse_skip_layer_norm)
         if kind == "int8":
-            quantize_int8(fused, path)
+            quantize_int8(fused, path, seven_bit_weights=True)  # the page and Python must agree on any CPU
 
 
 def write_assets(detector: Detector, folder: str | Path, kind: str, fuse_skip_layer_norm: bool,
