@@ -10,6 +10,7 @@ from tinydetect.core.records import load_file
 from tinydetect.modeling.model import count_parameters
 from tinydetect.modeling.pretraining import unlabelled_texts
 from tinydetect.modeling.tokenizer import DetectorTokenizer
+from tinydetect.modeling.training import guard_learning
 from tinydetect.nas.space import SearchSpace
 from tinydetect.nas.supernet import ValScorer, save_supernet, train_supernet
 
@@ -24,13 +25,18 @@ def main() -> None:
                                       [record.text for record in train] + unlabelled, train, params["base"].seed)
     save_supernet(supernet, "models/supernet")
     score = ValScorer(supernet, tokenizer, load_file("data/split/val.jsonl"))
+    largest_val_roc_auc = score(space.largest())
+    guard_learning("the SuperNet's largest sub-network", largest_val_roc_auc, params["supernet"].min_val_roc_auc,
+                   "supernet.min_val_roc_auc", fail=False,  # the searched pick is trained, and guarded, by `train`
+                   details="inherited weights: the search ranks sub-networks by noise. Try a lower "
+                   "supernet.learning_rate or more supernet.epochs")
     write_json("metrics/supernet.json", {
         **losses,
         "corpus_texts": len(train) + len(unlabelled),
         "largest": space.largest().label(),
         "smallest": space.smallest().label(),
         "parameters": count_parameters(supernet.detector),
-        "val_roc_auc_largest": round(score(space.largest()), 6),  # inherited weights, no further training
+        "val_roc_auc_largest": round(largest_val_roc_auc, 6),  # inherited weights, no further training
         "val_roc_auc_smallest": round(score(space.smallest()), 6),
     })
 

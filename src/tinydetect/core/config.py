@@ -365,6 +365,9 @@ class SupernetConfig(_Section):
     mlm_probability: float = Field(0.15, gt=0, lt=1)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
+    min_val_roc_auc: float = Field(0.6, ge=0, le=1, description="the largest sub-network's val ROC-AUC below this means "
+                                   "the SuperNet learned nothing and its search ranks noise: the stage says so on "
+                                   "stderr (the searched pick is then trained, and guarded, by train)")
 
     @model_validator(mode="after")
     def _consistent(self) -> SupernetConfig:

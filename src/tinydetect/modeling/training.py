@@ -233,16 +233,22 @@ def check_encoder_learned(best_val_roc_auc: float, history: Sequence[Mapping], c
     makes every decision, while every compressed, exported and served variant carries the dead encoder.
     A val split with one label has no ROC-AUC (NaN): nothing to check.
     """
-    if not best_val_roc_auc < config.min_encoder_val_roc_auc:
-        return
     curve = ", ".join(f"{row.get('val_roc_auc', float('nan')):.3f}" for row in history)
     losses = ", ".join(f"{row['train_loss']:.3f}" for row in history if "train_loss" in row)
-    message = (f"the encoder did not learn: its best val ROC-AUC alone is {best_val_roc_auc:.3f}, below "
-               f"train.min_encoder_val_roc_auc {config.min_encoder_val_roc_auc} (val ROC-AUC by epoch: {curve}; "
-               f"train loss: {losses}). A loss flat at the class prior's entropy means it predicts the prior. "
-               "Try a lower train.learning_rate or pretrain.learning_rate, or set train.encoder_guard: warn to ship "
-               "it anyway (the lexical branch then makes the decisions)")
-    if config.encoder_guard == "fail":
+    guard_learning("the encoder", best_val_roc_auc, config.min_encoder_val_roc_auc, "train.min_encoder_val_roc_auc",
+                   fail=config.encoder_guard == "fail",
+                   details=f"val ROC-AUC by epoch: {curve}; train loss: {losses}. A loss flat at the class prior's "
+                   "entropy means it predicts the prior. Try a lower train.learning_rate or pretrain.learning_rate, or "
+                   "set train.encoder_guard: warn to ship it anyway (the lexical branch then makes the decisions)")
+
+
+def guard_learning(what: str, best_val_roc_auc: float, minimum: float, param: str, fail: bool, details: str) -> None:
+    """Raise `EncoderDidNotLearn` (or, with `fail` False, warn on stderr) when `best_val_roc_auc` < `minimum`."""
+    if not best_val_roc_auc < minimum:
+        return
+    message = f"{what} did not learn: its best val ROC-AUC alone is {best_val_roc_auc:.3f}, below {param} {minimum} " \
+              f"({details})"
+    if fail:
         raise EncoderDidNotLearn(message)
     print(f"warning: {message}", file=sys.stderr)
 
