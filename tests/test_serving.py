@@ -166,3 +166,50 @@ def test_the_stock_server_repository_reads_back_through_triton_s_protobuf(onnx_m
     config_path.write_text(config_path.read_text().replace("max_batch_size", "max_batch"))
     with pytest.raises(UserError, match=r"config\.pbtxt: not a Triton model config"):
         read_config(config_path)
+
+
+def test_a_stop_turns_readiness_off_then_answers_every_request_in_flight(onnx_model, tmp_path):
+    """SIGTERM under load, clients acting as a load balancer does (no new request once readiness is false): every
+    request gets an answer, none a reset (the old stop accepted requests for 0.8 s and then dropped them)."""
+    import http.client
+    import signal
+    import threading
+    import time
+
+    from tinydetect.serving.process import launch
+
+    server = launch(onnx_model, tmp_path / "server.log", "--params", "no-params.yaml")
+    body = json.dumps({"inputs": [{"name": "text", "shape": [1, 1], "datatype": "BYTES", "data": [TEXTS[0]]}]})
+    outcomes, not_ready = [], threading.Event()
+
+    def watch_readiness() -> None:
+        while server.ready():
+            time.sleep(0.05)
+        not_ready.set()
+
+    def client() -> None:
+        while not not_ready.is_set():
+            connection = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=30)
+            try:
+                connection.request("POST", "/v2/models/tinydetect/infer", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                outcomes.append(response.status)
+            except ConnectionRefusedError:
+                outcomes.append("refused")  # nothing listening any more: a clean no
+            except OSError as error:  # reset, broken pipe, closed without an answer
+                outcomes.append(f"dropped: {error!r}")
+            finally:
+                connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(8)] + [threading.Thread(target=watch_readiness)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    server.process.send_signal(signal.SIGTERM)
+    for thread in threads:
+        thread.join()
+    assert server.process.wait(60) == 0, (tmp_path / "server.log").read_text()[-2000:]
+    dropped = [outcome for outcome in outcomes if isinstance(outcome, str) and outcome.startswith("dropped")]
+    assert outcomes.count(200) > 8 and not dropped, (dropped[:3], len(dropped), len(outcomes))
+    assert "refused" not in outcomes  # readiness went false while the server still listened

@@ -14,6 +14,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,8 @@ from tinydetect.serving.environment import load_this_python_in_the_stub
 from tinydetect.serving.repository import SERVED_MODEL, served_variant, text_model_config, write_config
 
 BACKEND_MODEL = Path(__file__).with_name("triton_model.py")
+DRAIN_TIMEOUT_S = 20.0  # on a stop, the longest the requests in flight are waited for
+DRAIN_GRACE_S = 1.0  # then readiness stays false this long, answering, before the process exits
 
 
 def build_repository(repository: Path, model_path: Path, config: ServeConfig) -> Path:
@@ -101,7 +104,31 @@ def main(argv: list[str] | None = None) -> None:
               "Ctrl-C stops", file=sys.stderr, flush=True)
         while not stop_requested.wait(0.5) and triton.is_alive():
             pass
+        if triton.is_alive():
+            drain(args.address, args.http_port, triton.get_access_token())
     print("server stopped", file=sys.stderr)
+
+
+def drain(address: str, http_port: int, access_token: str | None, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+    """Stop taking work before stopping: readiness goes false and the requests in flight finish.
+
+    Triton (explicit model control, as PyTriton runs it) unloads a model only once its requests in flight are done,
+    and answers requests that arrive meanwhile with an error (the model is not ready) instead of accepting them and
+    then resetting the connection when the process exits, as a plain stop did. Triton closes its listening socket
+    only when it exits, so a client that ignores readiness and connects in that last instant can still be reset.
+    """
+    import tritonclient.http as triton_http  # the serving venv's; imported here, where it is needed
+    from pytriton.client.auth import create_auth_headers
+
+    host = "127.0.0.1" if address in ("0.0.0.0", "::", "") else address
+    client = triton_http.InferenceServerClient(f"{host}:{http_port}")
+    headers = create_auth_headers(access_token, "http")  # PyTriton guards the model-control API with a token
+    print("stopping: no new requests, waiting for those in flight", file=sys.stderr, flush=True)
+    client.unload_model(SERVED_MODEL, headers=headers)
+    deadline = time.monotonic() + timeout_s
+    while client.is_model_ready(SERVED_MODEL, headers=headers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(DRAIN_GRACE_S)  # not ready, still answering: a load balancer polling readiness routes elsewhere first
 
 
 if __name__ == "__main__":
