@@ -15,7 +15,8 @@ test the encoder alone, the lexical branch alone and the two fused (what ships).
   what generalises.
 - Each run prints the encoder's per-epoch log (train loss, val loss, val ROC-AUC) and MLM perplexity per epoch:
   read them, not only the final number.
-- `--keep DIR` keeps each seed's result in DIR and skips seeds already there, so a long run resumes.
+- `--keep DIR` keeps each seed's result in DIR and skips seeds already there, so a long run resumes; it also keeps
+  each seed's pre-trained encoder, which a run changing only `train.*` reuses.
 
 Writes `benchmarks/results/encoder_<data>[_<domain>].json` (commit, params, seeds, per-seed rows, mean and spread).
 """
@@ -23,8 +24,9 @@ Writes `benchmarks/results/encoder_<data>[_<domain>].json` (commit, params, seed
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import tempfile
+import shutil
 import time
 from collections.abc import Sequence
 from datetime import date
@@ -81,15 +83,28 @@ def test_roc_auc(detector, test: Sequence[Record]) -> dict[str, float]:
             for name, margin in zip(PARTS, (encoder, branch, encoder + branch), strict=True)}
 
 
-def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: bytes, seed: int, scratch: Path) -> dict:
+def pretrained_encoder(params: dict, splits: dict[str, list[Record]], tokenizer_proto: bytes, seed: int,
+                       folder: Path) -> tuple[Path, list[float]]:
+    """The MLM-trained encoder of this seed and its perplexity by epoch, made once per recipe and kept in `folder`:
+    runs that change only `train.*` reuse it (pre-training is about a third of a seed's time)."""
+    recipe = json.dumps([params[name].model_dump() for name in ("model", "pretrain", "tokenizer")] + [
+        hashlib.sha256(tokenizer_proto).hexdigest(), sorted(record.id for record in splits["train"]), seed],
+        sort_keys=True)
+    encoder_dir = folder / f"encoder-{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
+    if not (encoder_dir / "perplexity.json").exists():
+        train_texts, val_texts = ([record.text for record in splits[name]] for name in ("train", "val"))
+        mlm_tokenizer = DetectorTokenizer(tokenizer_proto, max_length=params["model"].max_length)
+        pretrained = pretrain(params["model"], params["pretrain"], mlm_tokenizer, train_texts, val_texts, seed)
+        pretrained.model.save_pretrained(encoder_dir)
+        write_json(encoder_dir / "perplexity.json", pretrained.perplexity_by_epoch)
+    return encoder_dir, json.loads((encoder_dir / "perplexity.json").read_text())
+
+
+def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: bytes, seed: int, folder: Path) -> dict:
     """One seed of pre-training + training; the test ROC-AUC of each part and the logs behind them."""
     started = time.perf_counter()
     model_config = params["model"]
-    train_texts, val_texts = ([record.text for record in splits[name]] for name in ("train", "val"))
-    mlm_tokenizer = DetectorTokenizer(tokenizer_proto, max_length=model_config.max_length)
-    pretrained = pretrain(model_config, params["pretrain"], mlm_tokenizer, train_texts, val_texts, seed)
-    encoder_dir = scratch / f"encoder-{seed}"
-    pretrained.model.save_pretrained(encoder_dir)
+    encoder_dir, perplexity_by_epoch = pretrained_encoder(params, splits, tokenizer_proto, seed, folder)
     tokenizer = DetectorTokenizer(tokenizer_proto, max_length=model_config.input_length)
     result = train(model_config, params["train"], TrainingData(tokenizer, splits["train"], splits["val"]), seed,
                    threshold=policy_threshold(params["eval"]), pretrained=encoder_dir)
@@ -100,7 +115,7 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
         "val_roc_auc_fused": round(result.val_roc_auc, 6),
         "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
         "train_history": result.history,
-        "pretrain_perplexity_by_epoch": pretrained.perplexity_by_epoch,
+        "pretrain_perplexity_by_epoch": perplexity_by_epoch,
         "minutes": round((time.perf_counter() - started) / 60, 2),
     }
 
@@ -157,14 +172,18 @@ def main() -> None:
     splits = benchmark_splits(load_dir(workdir / "real"), params, args.hold_out_domain)
     tokenizer_proto = train_sentencepiece([r.text for r in splits["train"]], params["tokenizer"], params["base"].seed)
     rows = []
-    with tempfile.TemporaryDirectory(prefix="tinydetect-encoder-") as scratch:
-        for seed in range(args.seeds):
-            done = workdir / f"seed-{seed}.json"
-            row = json.loads(done.read_text()) if done.exists() else run_seed(params, splits, tokenizer_proto, seed,
-                                                                                 Path(scratch))
-            write_json(done, row)
-            print_seed(row)
-            rows.append(row)
+    # a kept folder serves several recipes: each seed's result is filed under the recipe that made it
+    recipe = json.dumps([{name: section.model_dump() for name, section in params.items()}, args.hold_out_domain],
+                        sort_keys=True, default=str)
+    recipe_key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
+    for seed in range(args.seeds):
+        done = workdir / f"seed-{seed}-{recipe_key}.json"
+        row = json.loads(done.read_text()) if done.exists() else run_seed(params, splits, tokenizer_proto, seed, workdir)
+        write_json(done, row)
+        print_seed(row)
+        rows.append(row)
+    if args.keep is None:
+        shutil.rmtree(workdir)
     name = f"{args.data}" + (f"_{args.hold_out_domain}" if args.hold_out_domain else "")
     summary = spread(rows)
     write_json(args.out or REPO_ROOT / f"benchmarks/results/encoder_{name}.json", {
