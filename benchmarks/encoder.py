@@ -36,6 +36,7 @@ import numpy as np
 import torch
 import yaml
 from sklearn.metrics import roc_auc_score
+from transformers import TrainerCallback
 
 from benchmarks import REPO_ROOT
 from benchmarks.quality import DATASETS, commit, run_folder, write_user_data
@@ -43,7 +44,7 @@ from tinydetect.core.config import SECTIONS, parse_section
 from tinydetect.core.files import write_json
 from tinydetect.core.records import Record, load_dir
 from tinydetect.data.split import split_records
-from tinydetect.modeling.model import margin_parts
+from tinydetect.modeling.model import margin_parts, predict_logits
 from tinydetect.modeling.pretraining import pretrain
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 from tinydetect.modeling.training import TrainingData, policy_threshold, train
@@ -76,11 +77,27 @@ def benchmark_splits(records: list[Record], params: dict, hold_out_domain: str |
     return {"train": rest["train"] + rest["test"], "val": rest["val"], "test": held}
 
 
-def test_roc_auc(detector, test: Sequence[Record]) -> dict[str, float]:
+class EncoderOnTest(TrainerCallback):
+    """The encoder's own test ROC-AUC at the end of training, before the fusion folds its weight in.
+
+    The Trainer has loaded the best epoch by then and the lexical branch is still detached, so the model's logits
+    are the encoder's alone. Read after the fusion instead, an encoder given weight 0 scores 0.5 whatever it learned.
+    """
+
+    def __init__(self, tokenizer: DetectorTokenizer, test: Sequence[Record]):
+        self.tokenizer, self.test, self.roc_auc = tokenizer, test, float("nan")
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        margins = np.diff(predict_logits(model, self.tokenizer, [record.text for record in self.test]), axis=1)[:, 0]
+        self.roc_auc = round(float(roc_auc_score([record.label_int for record in self.test], margins)), 6)
+
+
+def test_roc_auc(detector, test: Sequence[Record], encoder_alone: float) -> dict[str, float]:
+    """Test ROC-AUC of the encoder (before fusion), the branch alone and the shipped fused model."""
     labels = [record.label_int for record in test]
     encoder, branch = margin_parts(detector.model, detector.tokenizer, [record.text for record in test])
-    return {name: round(float(roc_auc_score(labels, margin)), 6)
-            for name, margin in zip(PARTS, (encoder, branch, encoder + branch), strict=True)}
+    return {"encoder": encoder_alone, "lexical_branch": round(float(roc_auc_score(labels, branch)), 6),
+            "fused": round(float(roc_auc_score(labels, encoder + branch)), 6)}
 
 
 def pretrained_encoder(params: dict, splits: dict[str, list[Record]], tokenizer_proto: bytes, seed: int,
@@ -106,11 +123,12 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
     model_config = params["model"]
     encoder_dir, perplexity_by_epoch = pretrained_encoder(params, splits, tokenizer_proto, seed, folder)
     tokenizer = DetectorTokenizer(tokenizer_proto, max_length=model_config.input_length)
+    encoder_on_test = EncoderOnTest(tokenizer, splits["test"])
     result = train(model_config, params["train"], TrainingData(tokenizer, splits["train"], splits["val"]), seed,
-                   threshold=policy_threshold(params["eval"]), pretrained=encoder_dir)
+                   callbacks=[encoder_on_test], threshold=policy_threshold(params["eval"]), pretrained=encoder_dir)
     return {
         "seed": seed,
-        "test_roc_auc": test_roc_auc(result.detector, splits["test"]),
+        "test_roc_auc": test_roc_auc(result.detector, splits["test"], encoder_on_test.roc_auc),
         "best_val_roc_auc_encoder": round(result.best_val_roc_auc, 6),
         "val_roc_auc_fused": round(result.val_roc_auc, 6),
         "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
