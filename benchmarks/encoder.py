@@ -92,7 +92,7 @@ class EncoderOnTest(TrainerCallback):
         self.roc_auc = round(float(roc_auc_score([record.label_int for record in self.test], margins)), 6)
 
 
-def test_roc_auc(detector, test: Sequence[Record], encoder_alone: float) -> dict[str, float]:
+def parts_roc_auc(detector, test: Sequence[Record], encoder_alone: float) -> dict[str, float]:
     """Test ROC-AUC of the encoder (before fusion), the branch alone and the shipped fused model."""
     labels = [record.label_int for record in test]
     encoder, branch = margin_parts(detector.model, detector.tokenizer, [record.text for record in test])
@@ -128,7 +128,7 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
                    callbacks=[encoder_on_test], threshold=policy_threshold(params["eval"]), pretrained=encoder_dir)
     return {
         "seed": seed,
-        "test_roc_auc": test_roc_auc(result.detector, splits["test"], encoder_on_test.roc_auc),
+        "test_roc_auc": parts_roc_auc(result.detector, splits["test"], encoder_on_test.roc_auc),
         "best_val_roc_auc_encoder": round(result.best_val_roc_auc, 6),
         "val_roc_auc_fused": round(result.val_roc_auc, 6),
         "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
