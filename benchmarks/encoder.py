@@ -39,7 +39,7 @@ from sklearn.metrics import roc_auc_score
 from transformers import TrainerCallback
 
 from benchmarks import REPO_ROOT
-from benchmarks.quality import DATASETS, commit, run_folder, write_user_data
+from benchmarks.quality import DATASETS, commit, run_folder, set_overrides, write_user_data
 from tinydetect.core.config import SECTIONS, parse_section
 from tinydetect.core.files import write_json
 from tinydetect.core.records import Record, load_dir
@@ -54,14 +54,7 @@ PARTS = ("encoder", "lexical_branch", "fused")
 
 def benchmark_params(overrides: Sequence[str]) -> dict:
     """params.yaml's sections, validated, with `KEY=VALUE` overrides applied (dotted keys)."""
-    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
-    for override in overrides:
-        dotted, value = override.split("=", 1)
-        *parents, leaf = dotted.split(".")
-        node = raw
-        for key in parents:
-            node = node[key]
-        node[leaf] = yaml.safe_load(value)
+    raw = set_overrides(yaml.safe_load((REPO_ROOT / "params.yaml").read_text()), overrides)
     return {name: parse_section(name, raw.get(name), "params.yaml") for name in SECTIONS}
 
 

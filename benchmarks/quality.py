@@ -73,9 +73,8 @@ def write_user_data(data: str, target: Path) -> int:
     return count
 
 
-def apply_overrides(params_path: Path, overrides: list[str]) -> dict:
-    params = yaml.safe_load(params_path.read_text())
-    params["synth"]["multiplier"] = 0
+def set_overrides(params: dict, overrides: Sequence[str]) -> dict:
+    """`params` (params.yaml's raw dict) with each `dotted.key=VALUE` set in place (VALUE read as YAML)."""
     for override in overrides:
         dotted, value = override.split("=", 1)
         *parents, leaf = dotted.split(".")
@@ -83,6 +82,13 @@ def apply_overrides(params_path: Path, overrides: list[str]) -> dict:
         for key in parents:
             node = node[key]
         node[leaf] = yaml.safe_load(value)
+    return params
+
+
+def apply_overrides(params_path: Path, overrides: list[str]) -> dict:
+    params = yaml.safe_load(params_path.read_text())
+    params["synth"]["multiplier"] = 0
+    set_overrides(params, overrides)
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     return params
 

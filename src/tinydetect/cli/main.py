@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from tinydetect.core.errors import UserError
-from tinydetect.core.files import write_jsonl
+from tinydetect.core.files import MAX_LINE_BYTES, write_jsonl
 
 PREDICT_HELP = """\
 Score texts with a trained detector and write one JSON line per text:
@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="how to read the input (default: %(default)s, see above)")
     predict_parser.add_argument("--source", help="for a Core ML package: the PyTorch folder it was converted from "
                                                  "(default: models/<name of the package's folder>)")
-    predict_parser.add_argument("--max-line-bytes", type=int, default=10_000_000, metavar="N",
+    predict_parser.add_argument("--max-line-bytes", type=int, default=MAX_LINE_BYTES, metavar="N",
                                 help="refuse a line longer than this, naming it (default: %(default)s); of any text "
                                      "only the first 32,768 characters are scored, more than any model reads")
     predict_parser.set_defaults(run=predict)

@@ -22,14 +22,13 @@ from typing import BinaryIO, TextIO
 from tqdm import tqdm
 
 from tinydetect.core.errors import UserError
-from tinydetect.core.files import DataError, decode_utf8, parse_jsonl_lines, split_lines
+from tinydetect.core.files import MAX_LINE_BYTES, DataError, decode_utf8, parse_jsonl_lines, split_lines
 from tinydetect.evaluation.threshold import is_ai
 from tinydetect.robustness.obfuscation import obfuscation
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 BATCH = 64
 PROGRESS_FROM = 1000  # texts; smaller inputs finish before a bar would help
-MAX_LINE_BYTES = 10_000_000  # --max-line-bytes' default: generous, and a bound on what one line costs
 MAX_INPUT_BYTES = 2_000_000_000  # all of an input; past it, score in parts
 # What is scored of each text. Every model reads at most 512 tokens and a SentencePiece piece spans at most 16
 # characters, so 8,192 characters reach any model's last token; four times that leaves room for characters the

@@ -66,6 +66,9 @@ def read_json(path: str | Path) -> object:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+MAX_LINE_BYTES = 10_000_000  # `predict --max-line-bytes`' default: generous, and a bound on what one line costs
+
+
 def split_lines(text: str) -> list[str]:
     r"""Lines as JSON Lines defines them: separated by "\n" alone ("\r\n" too), nothing else.
 
