@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rebuild the demo data/real/ file from text shipped in installed packages (see README, 'Demo data').",
     )
     demo_parser.add_argument("output", help="JSONL file to write, e.g. data/real/demo.jsonl")
-    demo_parser.add_argument("--max-english", type=int, default=300, help="at most this many English texts")
+    demo_parser.add_argument("--max-english", type=int, default=240, help="at most this many English texts")
     demo_parser.add_argument("--max-korean", type=int, default=200, help="at most this many Korean texts")
     demo_parser.set_defaults(run=demo_data)
 

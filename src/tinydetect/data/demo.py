@@ -111,7 +111,7 @@ def korean_texts(min_chars: int = 150, max_chars: int = 900) -> list[tuple[str, 
     return [t for t in texts if len(t[0]) >= min_chars // 2 and looks_like_prose(t[0])]
 
 
-def build_demo_records(max_english: int = 300, max_korean: int = 200) -> list[dict]:
+def build_demo_records(max_english: int = 240, max_korean: int = 200) -> list[dict]:
     """Deterministic demo records, English first, then Korean."""
     records = [
         {
