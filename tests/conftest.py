@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,15 +128,32 @@ def merge(base: dict, override: dict) -> dict:
 
 @pytest.fixture(scope="session")
 def pipeline_repo(tmp_path_factory):
-    repo = tmp_path_factory.mktemp("repo")
+    """The tiny pipeline's workspace after one `dvc repro`, and that run's log.
+
+    Made once per run, not once per pytest-xdist worker: the first worker to ask builds it under a file lock in the
+    run's shared temporary folder, the others wait for it and reuse it. Its tests read it or copy it."""
+    from filelock import FileLock  # imported here: only the tests that use the pipeline pay for it
+
+    own = tmp_path_factory.getbasetemp()
+    shared = own.parent if os.environ.get("PYTEST_XDIST_WORKER") else own  # a worker's parent is the run's folder
+    repo, log = shared / "pipeline" / "repo", shared / "pipeline" / "repro.log"
+    with FileLock(str(shared / "pipeline.lock")):
+        if not log.exists():
+            first_log = build_pipeline(repo)
+            log.write_text(first_log)
+    return repo, log.read_text()
+
+
+def build_pipeline(repo: Path) -> str:
+    """Sources, tiny params and tiny demo data in a new git repository at `repo`, then `dvc repro`: its output."""
+    repo.mkdir(parents=True)
     copy_sources(REPO_ROOT, repo)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     (repo / "params.yaml").write_text(yaml.safe_dump(merge(params, TINY_PARAMS)))
     for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
         run(command, repo)
     run([sys.executable, "-m", "tinydetect", "demo-data", "data/real/demo.jsonl", "--max-english", "40", "--max-korean", "20"], repo)
-    first_log = run([sys.executable, "-m", "dvc", "repro"], repo)
-    return repo, first_log
+    return run([sys.executable, "-m", "dvc", "repro"], repo)
 
 
 # --- an S3-compatible server on loopback (moto's), for the shared DVC remote (test_scale.py, the queued sweep) ---
@@ -196,3 +214,26 @@ def onnx_model(tmp_path_factory):
 
 # --- the web page's tests (test_web_browser.py, test_federated.py) share one tiny detector's assets and one build ---
 from .web_fixtures import web_assets, web_page_dir  # noqa: E402, F401 (fixtures)
+
+# --- two workers (pytest-xdist, `--dist loadgroup` in pyproject.toml) ---
+# Each file's tests go to one worker (their module fixtures are made once), and so do the tests sharing the web page's
+# build. The tiny pipeline's `dvc repro` (3 min) is made once for both workers (`pipeline_repo`): the test that checks
+# its stages runs first, so one worker builds it while the other works through the files that do not need it, and the
+# files that use it run last, on whichever worker is free.
+FIRST = "tests/test_pipeline_e2e.py::test_every_stage_runs_and_writes_its_outputs"
+WEB_FIXTURES = {"web_page_dir", "web_assets"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        return 0 if item.nodeid == FIRST else 2 if "pipeline_repo" in item.fixturenames else 1
+
+    for item in items:
+        group = "web" if WEB_FIXTURES & set(item.fixturenames) else item.path.name
+        if item.nodeid == FIRST:
+            group = "pipeline-first"
+        elif "pipeline_repo" in item.fixturenames:
+            group += "-pipeline"  # apart from the file's other tests, which need not wait for the pipeline
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=rank)  # stable: the order within each rank stays
