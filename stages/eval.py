@@ -32,7 +32,7 @@ from tinydetect.evaluation.plots import (
     write_png,
 )
 from tinydetect.evaluation.slices import calibration, slice_quality
-from tinydetect.evaluation.threshold import threshold_from_val
+from tinydetect.evaluation.threshold import cut_fields, label_shares, threshold_from_val
 from tinydetect.modeling.model import count_parameters
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 from tinydetect.runtime.scorers import load_scorer
@@ -59,7 +59,8 @@ def main() -> None:
         logits[variant.name] = scorer.logits(test_texts)
         p_ai = probability_ai(logits[variant.name])  # from the logits just computed: one pass over test
         scores[variant.name] = (p_ai, scorer.threshold.per_text(test_languages))
-        metrics[variant.name] = (quality(test_labels, *scores[variant.name]) | scorer.threshold.to_json()
+        metrics[variant.name] = (quality(test_labels, *scores[variant.name]) | cut_fields(scorer.threshold)
+                                 | label_shares(scorer.threshold, test_labels, p_ai, test_texts, test_languages)
                                  | {"size_mb": round(model_size_mb(variant.path), 3)})
         # quantizing or exporting keeps the parameter count of the fp32 model it came from
         source_parameters = metrics[variant.source]["parameters"] if variant.source else count_parameters(scorer.model)
@@ -78,7 +79,7 @@ def main() -> None:
                                           baseline_val_p, config.target_fpr, [r.domain for r in val_records],
                                           [r.lang for r in val_records], config.threshold_per_language)
     scores["baseline"] = (baseline_probability_ai(baseline, test_records), baseline_threshold.per_text(test_languages))
-    metrics["baseline"] = quality(test_labels, *scores["baseline"]) | baseline_threshold.to_json()
+    metrics["baseline"] = quality(test_labels, *scores["baseline"]) | cut_fields(baseline_threshold)
     detector_p, detector_threshold = scores["detector"]
     reliability, metrics["detector"]["ece"] = calibration(test_labels, detector_p)
     slices = slice_quality(test_records, detector_p, detector_threshold)
@@ -92,7 +93,8 @@ def main() -> None:
     config_json = read_json("models/detector/config.json")
     training = {"pretrain": read_json("metrics/pretrain.json"), "train": read_json("metrics/train.json"),
                 "policy": {"threshold_policy": config.threshold_policy, "target_fpr": config.target_fpr,
-                           "threshold_per_language": config.threshold_per_language},
+                           "threshold_per_language": config.threshold_per_language, "target_fnr": config.target_fnr,
+                           "min_words": config.min_words},
                 "normalization": DetectorTokenizer.load("models/detector").normalization}
     write_text("models/MODEL_CARD.md", render_model_card(splits, config_json, metrics, slices, training))
 

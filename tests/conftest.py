@@ -194,7 +194,8 @@ def s3_remote():
 
 @pytest.fixture(scope="session")
 def onnx_model(tmp_path_factory):
-    """A tiny random-weight detector exported to ONNX (dynamic batch, 32 tokens), with an English and a Korean cut."""
+    """A tiny random-weight detector exported to ONNX (dynamic batch, 32 tokens), with an English and a Korean cut, and
+    three labels (HUMAN cuts, the two languages, at least 3 words)."""
     from tinydetect.core.config import ModelConfig, TokenizerConfig
     from tinydetect.evaluation.threshold import Threshold
     from tinydetect.export.onnx import export
@@ -205,7 +206,8 @@ def onnx_model(tmp_path_factory):
     texts = [row["text"] for row in make_human_rows(24)]
     tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=500), seed=0), max_length=32)
     config = ModelConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=32)
-    threshold = Threshold(0.5, {"ko": 0.45})
+    threshold = Threshold(0.5, {"ko": 0.45}, human=0.49, human_by_language={"ko": 0.44}, languages=("en", "ko"),
+                          min_words=3)
     detector = Detector(build_model(config, tokenizer.vocab_size, seed=0).eval(), tokenizer, threshold=threshold)
     detector.save(folder)
     export(detector.model, folder / "model.onnx", 32, dynamic_batch=True)

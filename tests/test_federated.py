@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinydetect.federated.process import TEST_TOKEN, launch_server, wait_for
+from tinydetect.federated.process import TEST_TOKEN, interrupt_after_rounds, launch_server, wait_for
 from tinydetect.federated.process import get_json as call
 from tinydetect.federated.update import UpdateError, dequantize, from_wire, privatize, quantize, to_wire
 from tinydetect.serving.process import interrupt
@@ -138,7 +138,7 @@ def test_the_server_averages_by_example_count_and_keeps_its_head_through_bad_upd
         (report,) = call(f"{base}/api/status", token=TEST_TOKEN)["history"]
         assert report["examples"] == 4 and report["clients"] == 2 and report["head_changed"]
     finally:
-        assert interrupt(server) == 0, (tmp_path / "server.log").read_text()[-2000:]
+        assert interrupt_after_rounds(server, tmp_path / "server.log") == 0, (tmp_path / "server.log").read_text()[-2000:]
 
 
 def test_strangers_and_impersonators_change_nothing(web_assets, web_page_dir, tmp_path: Path):

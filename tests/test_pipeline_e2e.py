@@ -7,6 +7,7 @@ import sys
 
 import yaml
 
+from tinydetect.evaluation.threshold import TOO_SHORT, UNSEEN_SCRIPT
 from tinydetect.runtime.variants import SOURCES, VARIANTS
 from tinydetect.testing.workspace import python_env
 
@@ -151,11 +152,20 @@ def test_second_repro_reruns_nothing(pipeline_repo):
 
 def test_predict_scores_a_file_with_the_trained_model(pipeline_repo):
     repo, _ = pipeline_repo
-    (repo / "texts.txt").write_text("The river rose after rain.\n\n오늘은 비가 왔다.\n", encoding="utf-8")
+    texts = ["The river rose slowly after three days of rain.", "", "오늘 아침에는 비가 많이 와서 우산을 챙겨 나갔다.",
+             "Two words", "Это предложение написано на русском языке."]
+    (repo / "texts.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
     output = run([sys.executable, "-m", "tinydetect", "predict", "--model", "models/detector", "texts.txt"], repo)
     rows = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-    assert [row["id"] for row in rows] == ["1", "3"]
-    assert all(0.0 <= row["p_ai"] <= 1.0 and row["label"] in ("AI", "HUMAN") for row in rows)
+    assert [row["id"] for row in rows] == ["1", "3", "4", "5"]
+    assert all(0.0 <= row["p_ai"] <= 1.0 for row in rows)
+    # the trained cuts (eval.target_fnr, eval.min_words) give three labels; what they cannot judge says why
+    assert all(row["label"] in ("AI", "HUMAN", "UNSURE") and (row["reason"] is None) == (row["label"] != "UNSURE")
+               for row in rows)
+    assert [(row["label"], row["reason"]) for row in rows[2:]] == [("UNSURE", TOO_SHORT), ("UNSURE", UNSEEN_SCRIPT)]
+    settings = json.loads((repo / "models/detector/detector.json").read_text())
+    assert settings["human_threshold"] <= settings["threshold"] and settings["min_words"] == 5
+    assert {"ai_fpr", "human_fnr", "share"} <= set(settings["label_rates"]["pooled"])
 
 
 def test_bad_record_stops_synth_with_file_and_line(pipeline_repo, tmp_path):

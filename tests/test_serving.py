@@ -20,6 +20,7 @@ from tinydetect.cli.main import main as tinydetect
 from tinydetect.core.config import ServeConfig
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import iter_jsonl
+from tinydetect.evaluation.threshold import TOO_SHORT, UNSEEN_SCRIPT
 from tinydetect.runtime.onnx_scorer import OnnxScorer
 from tinydetect.runtime.variants import variant_named
 from tinydetect.serving import client as triton
@@ -30,7 +31,9 @@ from tinydetect.serving.server import check_model
 from .conftest import ENGLISH_SENTENCES, KOREAN_SENTENCES
 
 MAX_BATCH = 8
-TEXTS = [f"{english} {number}" for number, english in enumerate(ENGLISH_SENTENCES * 4)] + KOREAN_SENTENCES
+# with two the cuts say nothing about: too short, and a script the model has no cut for (UNSURE with a reason)
+TEXTS = [f"{english} {number}" for number, english in enumerate(ENGLISH_SENTENCES * 4)] + KOREAN_SENTENCES + [
+    "Two words", "Это текст на русском языке"]
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +55,17 @@ def predicted(model: Path, texts: list[str], tmp_path: Path) -> list[dict]:
 @pytest.mark.parametrize("protocol", ["http", "grpc"])
 def test_served_scores_equal_predict(server, onnx_model, tmp_path, protocol):
     url = server.url(protocol)
-    p_ai, labels = triton.score(triton.connect(protocol, url), TEXTS[:MAX_BATCH])
-    rest = [triton.score(triton.connect(protocol, url), [text]) for text in TEXTS[MAX_BATCH:]]
-    p_ai = np.concatenate([p_ai, *[p for p, _ in rest]])
-    labels = labels + [label for _, [label] in rest]
+    p_ai, labels, reasons = triton.score_with_reasons(triton.connect(protocol, url), TEXTS[:MAX_BATCH])
+    rest = [triton.score_with_reasons(triton.connect(protocol, url), [text]) for text in TEXTS[MAX_BATCH:]]
+    p_ai = np.concatenate([p_ai, *[p for p, _, _ in rest]])
+    labels = labels + [label for _, [label], _ in rest]
+    reasons = reasons + [reason for _, _, [reason] in rest]
     expected = predicted(onnx_model, TEXTS, tmp_path)
     assert np.abs(p_ai - [row["p_ai"] for row in expected]).max() < 1e-5
     assert np.abs(p_ai - OnnxScorer(onnx_model).probability_ai(TEXTS)).max() < 1e-6
-    assert labels == [row["label"] for row in expected]
+    assert labels == [row["label"] for row in expected]  # one rule, every surface: AI, HUMAN or UNSURE
+    assert reasons == [row["reason"] or "" for row in expected]
+    assert labels[-2:] == ["UNSURE", "UNSURE"] and reasons[-2:] == [TOO_SHORT, UNSEEN_SCRIPT]
 
 
 BAD_REQUESTS = {
@@ -137,7 +143,7 @@ def test_health_and_the_model_config_are_triton_s(server):
     config = json.loads(body)
     assert status == 200 and config["max_batch_size"] == MAX_BATCH
     assert config["dynamic_batching"]["max_queue_delay_microseconds"] == 20000
-    assert [tensor["name"] for tensor in config["output"]] == ["p_ai", "label"]
+    assert [tensor["name"] for tensor in config["output"]] == ["p_ai", "label", "reason"]
 
 
 def test_serve_refuses_what_it_cannot_serve(tmp_path):

@@ -7,6 +7,11 @@ import { DetectorTokenizer } from "./tokenizer";
 export interface DetectorJson {
   threshold: number;
   thresholds_by_language?: Record<string, number>;
+  // three labels (absent from assets written before them: AI or HUMAN only)
+  human_threshold?: number;
+  human_thresholds_by_language?: Record<string, number>;
+  languages?: string[];
+  min_words?: number;
   labels: string[];
   positive_label: string;
 }
@@ -18,7 +23,8 @@ export interface Settings {
 
 export interface Score {
   probability: number; // p(AI)
-  label: string;
+  label: string; // AI, HUMAN or UNSURE
+  reason: string | null; // why UNSURE
   language: string;
   ms: number; // tokenizer + backbone + head
 }
@@ -104,10 +110,7 @@ export class Detector {
     this.embeddings.delete(text); // a timed score runs the backbone
     const probability = this.probabilityOf(await this.embed(text));
     const ms = performance.now() - started;
-    const negative = this.config.labels.find((label) => label !== this.config.positive_label)!;
-    // one rule everywhere (tinydetect.evaluation.threshold.is_ai): above the cut is AI, the cut itself is not
-    const label = probability > this.cutFor(text) ? this.config.positive_label : negative;
-    return { probability, label, language: guessLanguage(text), ms };
+    return { probability, ...labelOf(this.config, probability, text), language: guessLanguage(text), ms };
   }
 }
 
@@ -129,4 +132,41 @@ export function guessLanguage(text: string): string {
   const letters = text.match(LETTER)?.length ?? 0;
   const hangul = text.match(HANGUL)?.length ?? 0;
   return letters > 0 && hangul / letters > 0.3 ? "ko" : "en";
+}
+
+const LATIN = /[A-Za-z\u00c0-\u024f]/gu;
+const count = (text: string, pattern: RegExp) => text.match(pattern)?.length ?? 0;
+
+/** tinydetect.evaluation.threshold.script_language: "ko" or "en" by script, null for any other script or none. */
+export function scriptLanguage(text: string): string | null {
+  const letters = count(text, LETTER);
+  if (letters === 0) return null;
+  const hangul = count(text, HANGUL);
+  if (hangul + count(text, LATIN) < letters / 2) return null;
+  return hangul / letters > 0.3 ? "ko" : "en";
+}
+
+// the reasons of tinydetect.evaluation.threshold, word for word: every surface says the same
+export const BETWEEN_CUTS = "between the cuts";
+export const UNSEEN_SCRIPT = "a script the model has no cut for";
+export const UNSEEN_LANGUAGE = "a language the model has no cut for";
+export const TOO_SHORT = "too few words to judge";
+
+/** tinydetect.evaluation.threshold.Threshold.label, the one rule of every surface: AI above the AI cut (the cut
+ * itself is not), HUMAN at or below the HUMAN cut, UNSURE between and for texts the cuts say nothing about. */
+export function labelOf(config: DetectorJson, probability: number, text: string): { label: string; reason: string | null } {
+  const script = scriptLanguage(text);
+  const language = script ?? guessLanguage(text);
+  const aiCut = config.thresholds_by_language?.[language] ?? config.threshold;
+  const ai = config.positive_label;
+  const human = config.labels.find((label) => label !== ai)!;
+  if (config.human_threshold === undefined) return { label: probability > aiCut ? ai : human, reason: null };
+  if (script === null) return { label: "UNSURE", reason: UNSEEN_SCRIPT };
+  if (config.languages?.length && !config.languages.includes(language)) {
+    return { label: "UNSURE", reason: `${UNSEEN_LANGUAGE}: ${language}` };
+  }
+  if (text.split(/\s+/).filter(Boolean).length < (config.min_words ?? 0)) return { label: "UNSURE", reason: TOO_SHORT };
+  if (probability > aiCut) return { label: ai, reason: null };
+  const humanCut = config.human_thresholds_by_language?.[language] ?? config.human_threshold;
+  return probability <= humanCut ? { label: human, reason: null } : { label: "UNSURE", reason: BETWEEN_CUTS };
 }

@@ -56,8 +56,9 @@ async function scoreText(): Promise<void> {
   const text = ui.text.value.trim();
   if (!text) return;
   const score = await detector.score(text);
-  ui.result.textContent = `${score.label}: p(AI) = ${score.probability.toFixed(3)} (${score.ms.toFixed(1)} ms)`;
-  ui.result.className = score.label === detector.config.positive_label ? "ai" : "human";
+  const why = score.reason ? ` (${score.reason})` : "";
+  ui.result.textContent = `${score.label}${why}: p(AI) = ${score.probability.toFixed(3)} (${score.ms.toFixed(1)} ms)`;
+  ui.result.className = score.label.toLowerCase(); // ai, human or unsure
 }
 
 async function mark(text: string, label: string): Promise<void> {

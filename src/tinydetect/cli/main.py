@@ -10,10 +10,15 @@ from tinydetect.core.files import MAX_LINE_BYTES, write_jsonl
 
 PREDICT_HELP = """\
 Score texts with a trained detector and write one JSON line per text:
-  {"id": ..., "p_ai": probability the text is AI-written, "label": "AI" or "HUMAN",
-   "obfuscated": true/false, "invisible_characters": n, "mixed_script_words": n}
-The label uses the threshold chosen on the validation split (detector.json beside the model): the cut of
-the text's language (guessed from its script) where the model has one per language.
+  {"id": ..., "p_ai": probability the text is AI-written, "label": "AI", "HUMAN" or "UNSURE",
+   "reason": why UNSURE (else null), "obfuscated": true/false, "invisible_characters": n,
+   "mixed_script_words": n}
+The label uses the cuts (thresholds on P(AI)) chosen on the validation split (detector.json beside
+the model, with the rates each promises, measured on val): AI above the cut that labels eval.target_fpr (1%) of val's
+human texts AI; HUMAN at or below the cut under which eval.target_fnr (5%) of val's AI texts fall;
+UNSURE between them ("between the cuts"), and for a text the cuts say nothing about: a script or a
+language val had no human texts of, or fewer than eval.min_words words. Each language with enough
+val texts has cuts of its own (the language is guessed from the script).
 The tokenizer removes invisible characters (zero-width spaces, joiners, bidi controls) and maps
 look-alike letters of other scripts (a Cyrillic "а" in "аpple") before scoring; "obfuscated" says a
 text needed that, a strong sign it was edited to evade detection (emoji joiners do not count).

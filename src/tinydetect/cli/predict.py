@@ -23,7 +23,6 @@ from tqdm import tqdm
 
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import MAX_LINE_BYTES, DataError, decode_utf8, parse_jsonl_lines, split_lines
-from tinydetect.evaluation.threshold import is_ai
 from tinydetect.robustness.obfuscation import obfuscation
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -170,10 +169,10 @@ def score_to(scorer, pairs: Sequence[tuple[str, str]], out: TextIO) -> None:
             batch = pairs[start : start + BATCH]
             texts = [text[:MAX_TEXT_CHARS] for _, text in batch]  # what no model reads is never tokenized
             p_ai = scorer.probability_ai(texts)
-            cuts = scorer.threshold.for_texts(texts)  # the cut of each text's language, where there are several
-            for (text_id, _), text, probability, cut in zip(batch, texts, p_ai, cuts, strict=True):
-                label = "AI" if is_ai(probability, cut) else "HUMAN"
-                row = {"id": text_id, "p_ai": round(float(probability), 6), "label": label, **obfuscation(text)}
+            labels = scorer.threshold.labels(p_ai, texts)  # the cuts of each text's language, and UNSURE's reason
+            for (text_id, _), text, probability, (label, reason) in zip(batch, texts, p_ai, labels, strict=True):
+                row = {"id": text_id, "p_ai": round(float(probability), 6), "label": label, "reason": reason,
+                       **obfuscation(text)}
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
             progress.update(len(batch))

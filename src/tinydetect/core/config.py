@@ -270,6 +270,11 @@ class EvalConfig(_Section):
     threshold_per_language: bool = Field(
         True, description="a cut per language of val (its human and AI texts alone); else one cut for all (evaluation/threshold.py)"
     )
+    target_fnr: float | None = Field(
+        0.05, gt=0, lt=1, description="HUMAN only where at most this share of val's AI texts falls; between the two cuts "
+        "UNSURE (evaluation/threshold.py); null: two labels, AI or HUMAN"
+    )
+    min_words: int = Field(5, ge=0, description="shorter texts are labelled UNSURE (too few words to judge)")
     baseline_max_features: int = Field(50000, ge=100)
     max_errors: int = Field(20, ge=0, description="most confident mistakes kept in data/eval/errors.jsonl")
     latency_texts: int = Field(50, ge=1, description="texts timed one at a time for latency")

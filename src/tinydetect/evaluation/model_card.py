@@ -105,6 +105,32 @@ def model_section(config: dict, parameters: int, threshold: float, training: dic
     ]
 
 
+def labels_section(detector: dict, training: dict) -> list[str]:
+    """The three labels: each cut, what it promises on val (sample size, upper bound) and what it gave on test."""
+    rates = training.get("train", {}).get("label_rates") or {}
+    if "human_threshold" not in detector or not rates:
+        return []
+    policy = training.get("policy") or {}
+    lines = ["## Labels", "",
+             f"AI above the AI cut ({detector['threshold']:.4f}); HUMAN at or below the HUMAN cut "
+             f"({detector['human_threshold']:.4f}), under which about {policy.get('target_fnr', 0):.0%} of val's AI "
+             "texts fall; UNSURE between them, and for a text in a script or language val had no human texts of, or "
+             f"shorter than {policy.get('min_words', 0)} words. Languages with cuts of their own use them. Each rate "
+             "below was measured on val, with the upper end of its exact 95% interval: few val texts make a wide "
+             "interval, and the promise holds only for text like val's.", "",
+             "| cuts | human texts | AI label on human texts (≤ upper) | AI texts | HUMAN label on AI texts (≤ upper) |",
+             "|---|---|---|---|---|"]
+    for name, rate in rates.items():
+        fpr, fnr = rate["ai_fpr"], rate["human_fnr"]
+        lines.append(f"| {name} | {fpr['texts']} | {_number(fpr['rate'])} (≤ {fpr['upper_95']}) | {fnr['texts']} | "
+                     f"{_number(fnr['rate'])} (≤ {fnr['upper_95']}) |")
+    shares = {key: detector.get(key) for key in ("human_labelled_ai", "human_labelled_unsure", "ai_labelled_human",
+                                                 "ai_labelled_unsure")}
+    lines += ["", "On test: " + ", ".join(f"{key.replace('_', ' ')} {_number(value)}" for key, value in shares.items())
+              + ".", ""]
+    return lines
+
+
 def metrics_section(metrics: dict) -> list[str]:
     lines = ["## Test metrics", "", "| variant | size MB | ROC-AUC | F1 | accuracy | TPR@5%FPR | threshold |",
              "|---|---|---|---|---|---|---|"]
@@ -177,6 +203,7 @@ def render(splits: dict[str, Sequence[Record]], config: dict, metrics: dict, sli
     detector = metrics["detector"]
     lines += model_section(config, detector["parameters"], detector["threshold"], training,
                            detector.get("thresholds_by_language"))
+    lines += labels_section(detector, training)
     lines += metrics_section(metrics)
     lines += slices_section(slices)
     lines += robustness_section(training.get("normalization", "nfkc"))

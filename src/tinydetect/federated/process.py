@@ -44,6 +44,16 @@ def write_token(folder: Path, token: str = TEST_TOKEN) -> Path:
     return path
 
 
+SERVING_AFTER_ROUNDS = "still serving the page and the global head; Ctrl-C stops"
+
+
+def interrupt_after_rounds(process: subprocess.Popen, log: Path) -> int:
+    """Ctrl-C once the server has said its rounds are over and Ctrl-C is its own again; its exit status. (A Ctrl-C
+    while Flower's server is still shutting down is Flower's signal handler's, which may wait on its threads.)"""
+    wait_for(lambda: process.poll() is not None or SERVING_AFTER_ROUNDS in log.read_text(), "the rounds to end")
+    return interrupt(process)
+
+
 def launch_server(model: Path, page: Path, log: Path, clients: int, output: Path | None = None,
                   round_timeout: float = 120.0, token: str = TEST_TOKEN,
                   options: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str, str]:

@@ -75,6 +75,7 @@ from flwr.server.strategy import (
 
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import write_json
+from tinydetect.federated.process import SERVING_AFTER_ROUNDS
 from tinydetect.federated.update import UpdateError, dequantize, from_wire, wire_bytes
 from tinydetect.web.head import Head
 from tinydetect.web.http import PageHandler, start_page_server
@@ -491,10 +492,10 @@ def serve(args: argparse.Namespace) -> None:
                  config=ServerConfig(num_rounds=args.rounds, round_timeout=args.round_timeout))
     print(f"rounds done: {json.dumps(board.history)}", flush=True)
     if not args.exit_when_done:
-        print("still serving the page and the global head; Ctrl-C stops", flush=True)
         stop = threading.Event()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signal_number, lambda *_: stop.set())
+        print(SERVING_AFTER_ROUNDS, flush=True)  # said once Ctrl-C is ours again (Flower's while its rounds ran)
         stop.wait()
     http.shutdown()
 

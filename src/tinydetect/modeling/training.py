@@ -49,7 +49,7 @@ F1_THRESHOLD: ThresholdChoice = partial(threshold_from_val, "f1", target_fpr=0.0
 def policy_threshold(config: EvalConfig) -> ThresholdChoice:
     """The threshold choice `eval.threshold_policy`, `eval.target_fpr` and `eval.threshold_per_language` ask for."""
     return partial(threshold_from_val, config.threshold_policy, target_fpr=config.target_fpr,
-                   per_language=config.threshold_per_language)
+                   per_language=config.threshold_per_language, target_fnr=config.target_fnr, min_words=config.min_words)
 
 
 @dataclass

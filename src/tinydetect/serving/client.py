@@ -29,6 +29,12 @@ def text_input(client, texts: Sequence[str | bytes], name: str = "text"):
 
 def score(client, texts: Sequence[str | bytes]) -> tuple[np.ndarray, list[str]]:
     """(p_ai, labels) for one request of `texts`; a refused request raises `InferenceServerException`."""
+    p_ai, labels, _ = score_with_reasons(client, texts)
+    return p_ai, labels
+
+
+def score_with_reasons(client, texts: Sequence[str | bytes]) -> tuple[np.ndarray, list[str], list[str]]:
+    """(p_ai, labels, reasons) for one request of `texts`: a reason (why UNSURE) is empty for AI and HUMAN."""
     result = client.infer(SERVED_MODEL, [text_input(client, texts)])
-    labels = [label.decode() for label in result.as_numpy("label").reshape(-1)]
-    return result.as_numpy("p_ai").reshape(-1), labels
+    labels, reasons = ([value.decode() for value in result.as_numpy(name).reshape(-1)] for name in ("label", "reason"))
+    return result.as_numpy("p_ai").reshape(-1), labels, reasons

@@ -7,7 +7,6 @@ in, `logits` out; tokenization is the client's, with the tokenizer assets shippe
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from tritonclient.grpc import model_config_pb2 as triton_config
 from tinydetect.core.config import ServeConfig
 from tinydetect.core.errors import UserError, first_line
 from tinydetect.core.files import write_text
-from tinydetect.core.records import LABELS
 from tinydetect.runtime.onnx_scorer import onnx_session
 from tinydetect.runtime.variants import Variant, variants_made_by
 
@@ -48,14 +46,16 @@ def _tensor(tensors, name: str, data_type: int, dims: list[int]) -> None:
 
 
 def text_model_config(model_path: Path, config: ServeConfig) -> triton_config.ModelConfig:
-    """The served model: BYTES `text` [1] in, `p_ai` FP32 [1] and `label` BYTES [1] out, per text."""
+    """The served model: BYTES `text` [1] in, `p_ai` FP32 [1], `label` BYTES [1] (AI, HUMAN or UNSURE) and `reason`
+    BYTES [1] (why UNSURE, else empty) out, per text."""
     model = triton_config.ModelConfig(name=SERVED_MODEL, backend="python")
     _batching(model, config)
     _tensor(model.input, "text", triton_config.TYPE_STRING, [1])
     _tensor(model.output, "p_ai", triton_config.TYPE_FP32, [1])
     _tensor(model.output, "label", triton_config.TYPE_STRING, [1])
+    _tensor(model.output, "reason", triton_config.TYPE_STRING, [1])
     settings = {"model": str(model_path.resolve()), "threads": str(config.threads),
-                "max_text_bytes": str(config.max_text_bytes), "labels": json.dumps(list(LABELS))}
+                "max_text_bytes": str(config.max_text_bytes)}
     for key, value in settings.items():
         model.parameters[key].string_value = value
     return model

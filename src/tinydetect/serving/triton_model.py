@@ -14,11 +14,10 @@ import json
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from tinydetect.evaluation.threshold import is_ai as labelled_ai
 from tinydetect.runtime.onnx_scorer import OnnxScorer
 from tinydetect.serving.texts import BadText, decode_texts
 
-TEXT, P_AI, LABEL = "text", "p_ai", "label"
+TEXT, P_AI, LABEL, REASON = "text", "p_ai", "label", "reason"
 
 
 class TritonPythonModel:
@@ -29,7 +28,6 @@ class TritonPythonModel:
         setting = {name: value["string_value"] for name, value in parameters.items()}
         self.scorer = OnnxScorer(setting["model"], threads=int(setting["threads"]) or None)
         self.max_text_bytes = int(setting["max_text_bytes"])
-        self.labels = np.array(json.loads(setting["labels"]), dtype=object)
 
     def execute(self, requests: list) -> list:
         texts_by_request, responses = [], [None] * len(requests)
@@ -41,11 +39,11 @@ class TritonPythonModel:
                     error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG))
         every_text = [text for _, texts in texts_by_request for text in texts]
         p_ai = self.scorer.probability_ai(every_text).astype(np.float32)
-        is_ai = labelled_ai(p_ai, self.scorer.threshold.for_texts(every_text))
+        labels = self.scorer.threshold.labels(p_ai, every_text)  # the rule of every surface (evaluation/threshold.py)
         start = 0
         for index, texts in texts_by_request:
             end = start + len(texts)
-            responses[index] = self._response(p_ai[start:end], is_ai[start:end])
+            responses[index] = self._response(p_ai[start:end], labels[start:end])
             start = end
         return responses
 
@@ -53,9 +51,14 @@ class TritonPythonModel:
     def _texts(request) -> np.ndarray:
         return pb_utils.get_input_tensor_by_name(request, TEXT).as_numpy().reshape(-1)
 
-    def _response(self, p_ai: np.ndarray, is_ai: np.ndarray):
-        labels = self.labels[is_ai.astype(int)]
+    @staticmethod
+    def _response(p_ai: np.ndarray, labels: list[tuple[str, str | None]]):
+        """`label` AI, HUMAN or UNSURE, and `reason` (empty unless UNSURE), per text."""
+        def column(values) -> np.ndarray:
+            return np.array([value.encode() for value in values], dtype=object).reshape(-1, 1)
+
         return pb_utils.InferenceResponse(output_tensors=[
             pb_utils.Tensor(P_AI, p_ai.reshape(-1, 1)),
-            pb_utils.Tensor(LABEL, np.array([label.encode() for label in labels], dtype=object).reshape(-1, 1)),
+            pb_utils.Tensor(LABEL, column(label for label, _ in labels)),
+            pb_utils.Tensor(REASON, column(reason or "" for _, reason in labels)),
         ])

@@ -1,0 +1,64 @@
+"""Three labels (AI, HUMAN, UNSURE) with the rates their cuts promise: evaluation/threshold.py."""
+
+import numpy as np
+import pytest
+
+from tinydetect.evaluation.threshold import (
+    BETWEEN_CUTS,
+    TOO_SHORT,
+    UNSEEN_LANGUAGE,
+    UNSEEN_SCRIPT,
+    Threshold,
+    label_shares,
+    threshold_from_val,
+)
+
+TEXT = "a text long enough to judge"
+
+
+def scores(rng, humans: int, ais: int) -> tuple[np.ndarray, np.ndarray]:
+    """Overlapping synthetic scores: human P(AI) ~ Beta(2, 5), AI ~ Beta(5, 2)."""
+    labels = np.r_[np.zeros(humans, dtype=int), np.ones(ais, dtype=int)]
+    return labels, np.r_[rng.beta(2, 5, humans), rng.beta(5, 2, ais)]
+
+
+def test_the_cuts_keep_their_promised_rates_on_fresh_texts_of_the_same_kind():
+    rng = np.random.default_rng(0)
+    labels, p_ai = scores(rng, 2000, 2000)
+    cuts = threshold_from_val("target_fpr_pooled", labels, p_ai, 0.01, target_fnr=0.05)
+    assert cuts.human < cuts.pooled  # overlapping scores leave room for UNSURE
+    promised = cuts.rates["pooled"]
+    assert promised["ai_fpr"]["texts"] == 2000 and promised["ai_fpr"]["upper_95"] < 0.02
+    fresh_labels, fresh_p = scores(rng, 20000, 20000)
+    shares = label_shares(cuts, fresh_labels, fresh_p, [TEXT] * len(fresh_p))
+    assert shares["human_labelled_ai"] <= 0.015 and shares["ai_labelled_human"] <= 0.06
+    assert shares["human_labelled_unsure"] > 0 and shares["ai_labelled_unsure"] > 0
+    assert sum(shares[f"human_labelled_{label}"] for label in ("ai", "human", "unsure")) == pytest.approx(1, abs=1e-3)
+
+
+def test_with_few_val_texts_the_bound_says_how_little_the_cut_promises():
+    rng = np.random.default_rng(1)
+    labels, p_ai = scores(rng, 90, 300)  # L2R's val: about 90 human texts
+    promised = threshold_from_val("target_fpr_pooled", labels, p_ai, 0.01, target_fnr=0.05).rates["pooled"]["ai_fpr"]
+    assert promised["texts"] == 90 and promised["upper_95"] > 0.03  # a 1% cut on 90 texts cannot promise 1%
+
+
+def test_what_the_cuts_cannot_judge_is_unsure_with_its_reason():
+    cuts = Threshold(0.8, {"ko": 0.6}, human=0.3, human_by_language={"ko": 0.2}, languages=("en", "ko"), min_words=5)
+    assert cuts.label(0.99, "Привет, как у тебя сегодня дела?") == ("UNSURE", UNSEEN_SCRIPT)
+    assert cuts.label(0.99, "これは日本語で書かれた文章です") == ("UNSURE", UNSEEN_SCRIPT)
+    assert cuts.label(0.99, "Two words") == ("UNSURE", TOO_SHORT)
+    assert cuts.label(0.5, TEXT) == ("UNSURE", BETWEEN_CUTS)
+    assert cuts.label(0.7, "오늘 아침에는 비가 많이 와서 우산을 챙겨 나갔다.") == ("AI", None)  # Korean's own cut
+    assert cuts.label(0.25, "오늘 아침에는 비가 많이 와서 우산을 챙겨 나갔다.") == ("UNSURE", BETWEEN_CUTS)
+    english_only = Threshold(0.8, human=0.3, languages=("en",), min_words=5)
+    assert english_only.label(0.1, "오늘 아침에는 비가 많이 와서 우산을 챙겨 나갔다.") == ("UNSURE", f"{UNSEEN_LANGUAGE}: ko")
+
+
+def test_three_labels_round_trip_through_detector_json_and_old_folders_keep_two():
+    cuts = threshold_from_val("target_fpr_pooled", *scores(np.random.default_rng(2), 200, 200), 0.01,
+                              languages=["en"] * 400, target_fnr=0.05, min_words=5)
+    assert Threshold.from_json(cuts.to_json()) == cuts
+    old_folder = Threshold.from_json({"threshold": 0.5})
+    assert old_folder.human is None and old_folder.label(0.4, "x") == ("HUMAN", None)
+    assert old_folder.label(0.6, "Это") == ("AI", None)
