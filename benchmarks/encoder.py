@@ -18,6 +18,9 @@ test the encoder alone, the lexical branch alone and the two fused (what ships).
 - `--keep DIR` keeps each seed's result in DIR and skips seeds already there, so a long run resumes; it also keeps
   each seed's pre-trained encoder, which a run changing only `train.*` reuses.
 
+- Each seed also gives the shipped model's three labels on test (its cuts chosen on val): the share of AI, HUMAN and
+  UNSURE among the human and among the AI texts, for all of test and per domain, beside the rates promised on val.
+
 Writes `benchmarks/results/encoder_<data>[_<domain>].json` (commit, params, seeds, per-seed rows, mean and spread).
 """
 
@@ -44,6 +47,7 @@ from tinydetect.core.config import SECTIONS, parse_section
 from tinydetect.core.files import write_json
 from tinydetect.core.records import Record, load_dir
 from tinydetect.data.split import split_records
+from tinydetect.evaluation.threshold import label_shares
 from tinydetect.modeling.model import margin_parts, predict_logits
 from tinydetect.modeling.pretraining import pretrain
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
@@ -125,10 +129,24 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
         "best_val_roc_auc_encoder": round(result.best_val_roc_auc, 6),
         "val_roc_auc_fused": round(result.val_roc_auc, 6),
         "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
+        "labels": labels_by_domain(result.detector, splits["test"]),
+        "label_rates_on_val": result.detector.threshold.rates,
         "train_history": result.history,
         "pretrain_perplexity_by_epoch": perplexity_by_epoch,
         "minutes": round((time.perf_counter() - started) / 60, 2),
     }
+
+
+def labels_by_domain(detector, test: Sequence[Record]) -> dict[str, dict]:
+    """The shipped model's three labels on test (its own cuts, chosen on val): the share of each label among the human
+    and among the AI texts, for all of test and for each domain."""
+    p_ai = detector.probability_ai([record.text for record in test])
+    groups = {"all": list(range(len(test)))}
+    for index, record in enumerate(test):
+        groups.setdefault(str(record.domain), []).append(index)
+    return {name: label_shares(detector.threshold, [test[i].label_int for i in rows], p_ai[rows],
+                               [test[i].text for i in rows], [test[i].lang for i in rows])
+            for name, rows in groups.items()}
 
 
 def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
@@ -152,6 +170,8 @@ def print_seed(row: dict) -> None:
               f"{epoch.get('val_loss', float('nan')):10.4f}{epoch.get('val_roc_auc', float('nan')):9.4f}")
     print("test ROC-AUC: " + ", ".join(f"{name} {value:.4f}" for name, value in row["test_roc_auc"].items())
           + f"; fusion {row['fusion']}")
+    for domain, shares in row.get("labels", {}).items():
+        print(f"labels on test, {domain}: " + ", ".join(f"{key} {value}" for key, value in shares.items()))
 
 
 def print_summary(name: str, summary: dict) -> None:
