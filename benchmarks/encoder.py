@@ -7,6 +7,7 @@ test the encoder alone, the lexical branch alone and the two fused (what ships).
 
     python -m benchmarks.encoder --data l2r --seeds 3 [--set train.learning_rate=0.0001 ...] [--keep DIR]
     python -m benchmarks.encoder --data l2r --hold-out-domain ProductReview   # leave one domain out
+    python -m benchmarks.encoder --table benchmarks/results/encoder_l2r*.json  # the README's rows, from the results
 
 - Seeds vary the model (pre-training, initialisation, batches); the split is the one `base.seed` gives, so the
   spread is the recipe's own, not the data's.
@@ -162,6 +163,26 @@ def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
     return summary
 
 
+def table_rows(results: Sequence[dict]) -> list[str]:
+    """Markdown rows, one per seed and one summary per file: the README's tables are printed from the results."""
+    rows = ["| data (held-out domain) | seed | encoder val ROC-AUC by epoch | encoder alone | branch alone | fused | "
+            "weights (encoder : branch) |", "|---|---|---|---|---|---|---|"]
+    for result in results:
+        name = result["data"] + (f" ({result['hold_out_domain']})" if result.get("hold_out_domain") else "")
+        for run in result["runs"]:
+            curve = ", ".join(f"{epoch['val_roc_auc']:.3f}" for epoch in run["train_history"] if "val_roc_auc" in epoch)
+            test, fusion = run["test_roc_auc"], run["fusion"]
+            rows.append(f"| {name} | {run['seed']} | {curve} | {test['encoder']:.3f} | {test['lexical_branch']:.3f} | "
+                        f"{test['fused']:.3f} | {fusion['encoder_weight']:.3f} : {fusion['branch_weight']:.3f} |")
+        summary = result["summary"]
+        cells = " | ".join(f"**{summary[part]['mean']:.3f}** ± {summary[part]['std']:.3f} (min {summary[part]['min']:.3f})"
+                           for part in PARTS)
+        ratio = summary["encoder_to_branch_weight"].get("mean")
+        rows.append(f"| {name} | mean ± std over {len(result['runs'])} | | {cells} | ratio {ratio:.2f} |"
+                    if ratio is not None else f"| {name} | mean ± std over {len(result['runs'])} | | {cells} | |")
+    return rows
+
+
 def print_seed(row: dict) -> None:
     print(f"\nseed {row['seed']} ({row['minutes']} min): MLM perplexity by epoch {row['pretrain_perplexity_by_epoch']}")
     print(f"{'epoch':>6}{'train loss':>11}{'val loss':>10}{'val AUC':>9}")
@@ -192,7 +213,12 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep each seed's result here and resume from it")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, help="results JSON (default: benchmarks/results/encoder_<data>[_<domain>].json)")
+    parser.add_argument("--table", type=Path, nargs="+", metavar="RESULTS_JSON",
+                        help="print the README's table rows of these results files and stop (nothing runs)")
     args = parser.parse_args()
+    if args.table:
+        print("\n".join(table_rows([json.loads(path.read_text()) for path in args.table])))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     workdir = run_folder("encoder", args.data, args.keep)
