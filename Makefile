@@ -61,7 +61,9 @@ toolchains:
 demo-data: $(BIN)/activate
 	@ls data/real/*.jsonl >/dev/null 2>&1 || $(BIN)/tinydetect demo-data data/real/demo.jsonl
 
-repro: demo-data toolchains serve-env
+# Its installs at once, as `make test`'s (.venv-serve is for `tinydetect serve` after the run; no stage needs it).
+repro:
+	$(MAKE) --no-print-directory -j3 demo-data toolchains serve-env
 	$(BIN)/dvc repro
 
 # The installs (pip into three venvs, apt, npm) do not depend on each other and mostly wait on the disk and the network:
