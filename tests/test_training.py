@@ -106,6 +106,23 @@ def test_encoder_guard_fails_warns_or_passes(best, guard, fails, capsys):
         assert ("did not learn" in capsys.readouterr().err) == (guard == "warn" and best < 0.6)
 
 
+def test_an_encoder_whose_loss_stays_at_the_prior_fails_whatever_its_first_epoch_showed(capsys):
+    """The L2R collapse of a 6-epoch run (seed 1): val ROC-AUC above the floor, train loss at the prior's entropy."""
+    from tinydetect.modeling.training import EncoderDidNotLearn, check_encoder_learned, prior_entropy
+
+    history = [{"epoch": float(epoch), "train_loss": loss, "val_roc_auc": auc}
+               for epoch, (loss, auc) in enumerate(zip((0.539, 0.487, 0.509, 0.513, 0.509),
+                                                       (0.767, 0.709, 0.809, 0.791, 0.775), strict=True), 1)]
+    prior = prior_entropy(np.array([1] * 80 + [0] * 20))
+    with pytest.raises(EncoderDidNotLearn, match=r"lowest train loss 0\.487 never fell .* entropy 0\.500"):
+        check_encoder_learned(0.809, history, TrainConfig(), prior)
+    check_encoder_learned(0.809, history, TrainConfig(encoder_guard="warn"), prior)
+    assert "class prior's entropy 0.500" in capsys.readouterr().err
+    learned = [{**row, "train_loss": loss} for row, loss in zip(history, (0.51, 0.41, 0.25, 0.18, 0.11), strict=True)]
+    check_encoder_learned(0.852, learned, TrainConfig(), prior)  # seed 0 of the same run: it learned
+    check_encoder_learned(0.809, history, TrainConfig(), None)  # distilling: the loss is not a cross-entropy
+
+
 def test_training_logs_the_encoders_curve_per_epoch(trained):
     result, _ = trained
     assert [row["epoch"] for row in result.history] == [float(epoch) for epoch in range(1, len(result.history) + 1)]
