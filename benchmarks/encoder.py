@@ -52,7 +52,7 @@ from tinydetect.evaluation.threshold import label_shares
 from tinydetect.modeling.model import margin_parts, predict_logits
 from tinydetect.modeling.pretraining import pretrain
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
-from tinydetect.modeling.training import TrainingData, policy_threshold, train
+from tinydetect.modeling.training import TrainingData, policy_threshold, prior_entropy, train
 
 PARTS = ("encoder", "lexical_branch", "fused")
 
@@ -122,12 +122,15 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
     encoder_dir, perplexity_by_epoch = pretrained_encoder(params, splits, tokenizer_proto, seed, folder)
     tokenizer = DetectorTokenizer(tokenizer_proto, max_length=model_config.input_length)
     encoder_on_test = EncoderOnTest(tokenizer, splits["test"])
-    result = train(model_config, params["train"], TrainingData(tokenizer, splits["train"], splits["val"]), seed,
+    # a collapse is a result to record here, not a reason to stop the other seeds: the guard warns (stderr)
+    train_config = params["train"].model_copy(update={"encoder_guard": "warn"})
+    result = train(model_config, train_config, TrainingData(tokenizer, splits["train"], splits["val"]), seed,
                    callbacks=[encoder_on_test], threshold=policy_threshold(params["eval"]), pretrained=encoder_dir)
     return {
         "seed": seed,
         "test_roc_auc": parts_roc_auc(result.detector, splits["test"], encoder_on_test.roc_auc),
         "best_val_roc_auc_encoder": round(result.best_val_roc_auc, 6),
+        "encoder_collapsed": collapsed(result.history, splits["train"], params["train"].min_loss_drop_from_prior),
         "val_roc_auc_fused": round(result.val_roc_auc, 6),
         "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
         "labels": labels_by_domain(result.detector, splits["test"]),
@@ -150,6 +153,13 @@ def labels_by_domain(detector, test: Sequence[Record]) -> dict[str, dict]:
             for name, rows in groups.items()}
 
 
+def collapsed(history: Sequence[dict], train_records: Sequence[Record], min_drop: float) -> bool:
+    """The guard's loss test: the encoder's lowest train loss never fell `min_drop` below the class prior's entropy."""
+    losses = [row["train_loss"] for row in history if "train_loss" in row]
+    prior = prior_entropy(np.array([record.label_int for record in train_records]))
+    return bool(losses) and min(losses) > prior * (1 - min_drop)
+
+
 def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
     """Mean, standard deviation and minimum over seeds of each part's test ROC-AUC."""
     summary = {}
@@ -160,6 +170,7 @@ def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
     ratios = [row["fusion"]["encoder_weight"] / row["fusion"]["branch_weight"] for row in rows
               if row["fusion"].get("branch_weight")]
     summary["encoder_to_branch_weight"] = {"mean": round(float(np.mean(ratios)), 4)} if ratios else {}
+    summary["seeds_collapsed"] = sum(bool(row.get("encoder_collapsed")) for row in rows)
     return summary
 
 
@@ -171,6 +182,7 @@ def table_rows(results: Sequence[dict]) -> list[str]:
         name = result["data"] + (f" ({result['hold_out_domain']})" if result.get("hold_out_domain") else "")
         for run in result["runs"]:
             curve = ", ".join(f"{epoch['val_roc_auc']:.3f}" for epoch in run["train_history"] if "val_roc_auc" in epoch)
+            curve += " (collapsed: train loss at the prior's entropy)" if run.get("encoder_collapsed") else ""
             test, fusion = run["test_roc_auc"], run["fusion"]
             rows.append(f"| {name} | {run['seed']} | {curve} | {test['encoder']:.3f} | {test['lexical_branch']:.3f} | "
                         f"{test['fused']:.3f} | {fusion['encoder_weight']:.3f} : {fusion['branch_weight']:.3f} |")
@@ -202,6 +214,7 @@ def print_summary(name: str, summary: dict) -> None:
         print(f"  {part:<16}{s['mean']:.4f} ± {s['std']:.4f}  (min {s['min']:.4f})")
     if summary["encoder_to_branch_weight"]:
         print(f"  encoder weight / branch weight: {summary['encoder_to_branch_weight']['mean']:.3f}")
+    print(f"  seeds whose encoder collapsed to the class prior: {summary['seeds_collapsed']}")
 
 
 def main() -> None:
@@ -236,6 +249,8 @@ def main() -> None:
     for seed in range(args.seeds):
         done = workdir / f"seed-{seed}-{recipe_key}.json"
         row = json.loads(done.read_text()) if done.exists() else run_seed(params, splits, tokenizer_proto, seed, workdir)
+        row.setdefault("encoder_collapsed", collapsed(row["train_history"], splits["train"],
+                                                      params["train"].min_loss_drop_from_prior))  # rows of before
         write_json(done, row)
         print_seed(row)
         rows.append(row)
