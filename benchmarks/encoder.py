@@ -221,6 +221,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=sorted(DATASETS), default="l2r")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    parser.add_argument("--seed-list", help="these seeds instead, e.g. 2 or 1,2 (a quick look at one seed)")
     parser.add_argument("--hold-out-domain", help="test on this domain only, train and validate on the others")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="params override, repeatable")
     parser.add_argument("--keep", type=Path, help="keep each seed's result here and resume from it")
@@ -246,7 +247,8 @@ def main() -> None:
     recipe = json.dumps([{name: section.model_dump() for name, section in params.items()}, args.hold_out_domain],
                         sort_keys=True, default=str)
     recipe_key = hashlib.sha256(recipe.encode()).hexdigest()[:12]
-    for seed in range(args.seeds):
+    seeds = [int(seed) for seed in args.seed_list.split(",")] if args.seed_list else list(range(args.seeds))
+    for seed in seeds:
         done = workdir / f"seed-{seed}-{recipe_key}.json"
         row = json.loads(done.read_text()) if done.exists() else run_seed(params, splits, tokenizer_proto, seed, workdir)
         row.setdefault("encoder_collapsed", collapsed(row["train_history"], splits["train"],
@@ -260,7 +262,7 @@ def main() -> None:
     summary = spread(rows)
     write_json(args.out or REPO_ROOT / f"benchmarks/results/encoder_{name}.json", {
         "data": args.data, "hold_out_domain": args.hold_out_domain, "commit": source_commit,
-        "date": date.today().isoformat(), "overrides": args.set, "seeds": list(range(args.seeds)),
+        "date": date.today().isoformat(), "overrides": args.set, "seeds": seeds,
         "sizes": {part: len(records) for part, records in splits.items()},
         "params": {section: params[section].model_dump() for section in ("base", "tokenizer", "model", "pretrain", "train")},
         "summary": summary, "runs": rows,
