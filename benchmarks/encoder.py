@@ -52,7 +52,7 @@ from tinydetect.evaluation.threshold import label_shares
 from tinydetect.modeling.model import margin_parts, predict_logits
 from tinydetect.modeling.pretraining import pretrain
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
-from tinydetect.modeling.training import TrainingData, policy_threshold, prior_entropy, train
+from tinydetect.modeling.training import TrainingData, policy_threshold, prior_entropy, shipped_epoch, train
 
 PARTS = ("encoder", "lexical_branch", "fused")
 
@@ -154,10 +154,11 @@ def labels_by_domain(detector, test: Sequence[Record]) -> dict[str, dict]:
 
 
 def collapsed(history: Sequence[dict], train_records: Sequence[Record], min_drop: float) -> bool:
-    """The guard's loss test: the encoder's lowest train loss never fell `min_drop` below the class prior's entropy."""
-    losses = [row["train_loss"] for row in history if "train_loss" in row]
+    """The guard's loss test: at the epoch it ships, the encoder's train loss is not `min_drop` below the class
+    prior's entropy (modeling/training.py::check_encoder_learned)."""
+    shipped = shipped_epoch(history)
     prior = prior_entropy(np.array([record.label_int for record in train_records]))
-    return bool(losses) and min(losses) > prior * (1 - min_drop)
+    return shipped is not None and shipped["train_loss"] > prior * (1 - min_drop)
 
 
 def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
@@ -251,8 +252,8 @@ def main() -> None:
     for seed in seeds:
         done = workdir / f"seed-{seed}-{recipe_key}.json"
         row = json.loads(done.read_text()) if done.exists() else run_seed(params, splits, tokenizer_proto, seed, workdir)
-        row.setdefault("encoder_collapsed", collapsed(row["train_history"], splits["train"],
-                                                      params["train"].min_loss_drop_from_prior))  # rows of before
+        # derived from the row's own log, so rows kept by an earlier version get it too
+        row["encoder_collapsed"] = collapsed(row["train_history"], splits["train"], params["train"].min_loss_drop_from_prior)
         write_json(done, row)
         print_seed(row)
         rows.append(row)
