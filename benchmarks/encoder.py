@@ -177,10 +177,12 @@ def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
 
 def table_rows(results: Sequence[dict]) -> list[str]:
     """Markdown rows, one per seed and one summary per file: the README's tables are printed from the results."""
-    rows = ["| data (held-out domain) | seed | encoder val ROC-AUC by epoch | encoder alone | branch alone | fused | "
+    rows = ["| data (held-out domain); train recipe | seed | encoder val ROC-AUC by epoch | encoder alone | branch alone | fused | "
             "weights (encoder : branch) |", "|---|---|---|---|---|---|---|"]
     for result in results:
-        name = result["data"] + (f" ({result['hold_out_domain']})" if result.get("hold_out_domain") else "")
+        recipe = result["params"]["train"]
+        name = (result["data"] + (f" ({result['hold_out_domain']})" if result.get("hold_out_domain") else "")
+                + f"; train {recipe['epochs']} ep., lr {recipe['learning_rate']}, warm-up {recipe['warmup_ratio']}")
         for run in result["runs"]:
             curve = ", ".join(f"{epoch['val_roc_auc']:.3f}" for epoch in run["train_history"] if "val_roc_auc" in epoch)
             curve += " (collapsed: train loss at the prior's entropy)" if run.get("encoder_collapsed") else ""
