@@ -200,7 +200,7 @@ class TrainConfig(_Section):
         0.6, ge=0, le=1, description="the encoder's own best val ROC-AUC below this means it learned nothing: "
         "the stage fails (or warns, with encoder_guard: warn) instead of shipping the n-gram branch in its name")
     min_loss_drop_from_prior: float = Field(
-        0.1, ge=0, lt=1, description="at the epoch it ships, the encoder's train loss must be this share below the "
+        0.1, ge=0, lt=1, description="the encoder's training must end with a train loss this share below the "
         "class prior's entropy, or it predicted the prior (the guard fails or warns; not checked when distilling)")
     encoder_guard: Literal["fail", "warn"] = Field(
         "fail", description="what an encoder below min_encoder_val_roc_auc or min_loss_drop_from_prior does")
