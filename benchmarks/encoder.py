@@ -52,7 +52,7 @@ from tinydetect.evaluation.threshold import label_shares
 from tinydetect.modeling.model import margin_parts, predict_logits
 from tinydetect.modeling.pretraining import pretrain
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
-from tinydetect.modeling.training import TrainingData, policy_threshold, prior_entropy, train
+from tinydetect.modeling.training import TrainingData, ended_at_prior, policy_threshold, prior_entropy, train
 
 PARTS = ("encoder", "lexical_branch", "fused")
 
@@ -154,11 +154,8 @@ def labels_by_domain(detector, test: Sequence[Record]) -> dict[str, dict]:
 
 
 def collapsed(history: Sequence[dict], train_records: Sequence[Record], min_drop: float) -> bool:
-    """The guard's loss test: training ended with a train loss not `min_drop` below the class prior's entropy
-    (modeling/training.py::check_encoder_learned)."""
-    losses = [row["train_loss"] for row in history if "train_loss" in row]
-    prior = prior_entropy(np.array([record.label_int for record in train_records]))
-    return bool(losses) and losses[-1] > prior * (1 - min_drop)
+    """The guard's loss test (modeling/training.py::ended_at_prior) on this seed's log and train split."""
+    return ended_at_prior(history, prior_entropy(np.array([record.label_int for record in train_records])), min_drop)
 
 
 def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:

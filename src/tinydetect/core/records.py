@@ -21,6 +21,7 @@ LABELS = ("HUMAN", "AI")
 LABEL_TO_INT = {"HUMAN": 0, "AI": 1}
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _LETTER = re.compile(r"[^\W\d_]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 
 
 class Record(BaseModel):
@@ -57,6 +58,20 @@ def guess_lang(text: str) -> str:
     letters = _LETTER.findall(text)
     hangul = _HANGUL.findall(text)
     return "ko" if letters and len(hangul) / len(letters) > 0.3 else "en"
+
+
+def script_language(text: str) -> str | None:
+    """`guess_lang` for a text mostly in Hangul or Latin letters; None for any other script (or no letters at all):
+    the languages a label's cut can exist for are the ones `guess_lang` tells apart, and a Cyrillic or Han text is
+    neither.
+
+    >>> script_language("대한민국 헌법"), script_language("The assert statement"), script_language("Привет, мир")
+    ('ko', 'en', None)
+    """
+    letters = len(_LETTER.findall(text))
+    if not letters or len(_HANGUL.findall(text)) + len(_LATIN.findall(text)) < letters / 2:
+        return None
+    return guess_lang(text)
 
 
 def _first_error(error: ValidationError) -> str:

@@ -17,14 +17,13 @@ or `guess_lang` of the text where only text is given (`tinydetect predict`).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import binomtest
 
-from tinydetect.core.records import guess_lang
+from tinydetect.core.records import guess_lang, script_language
 from tinydetect.evaluation.metrics import choose_threshold_by
 
 AI, HUMAN, UNSURE = "AI", "HUMAN", "UNSURE"
@@ -33,26 +32,6 @@ BETWEEN_CUTS = "between the cuts"
 UNSEEN_SCRIPT = "a script the model has no cut for"
 UNSEEN_LANGUAGE = "a language the model has no cut for"
 TOO_SHORT = "too few words to judge"
-_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
-_HANGUL = re.compile(r"[\uAC00-\uD7A3\u1100-\u11FF\u3130-\u318F]")
-_WORD_LETTER = re.compile(r"[^\W\d_]")
-
-
-def script_language(text: str) -> str | None:
-    """"ko" for mostly Hangul, "en" for mostly Latin letters, None for any other script (or no letters at all): the
-    languages a cut can exist for are the ones `guess_lang` tells apart, and a Cyrillic or Han text is neither.
-
-    >>> script_language("대한민국 헌법"), script_language("The assert statement"), script_language("Привет, мир")
-    ('ko', 'en', None)
-    """
-    letters = len(_WORD_LETTER.findall(text))
-    if not letters:
-        return None
-    hangul, latin = len(_HANGUL.findall(text)), len(_LATIN.findall(text))
-    if hangul + latin < letters / 2:
-        return None
-    return "ko" if hangul / letters > 0.3 else "en"
-
 
 def is_ai(p_ai, cut):
     """The one labelling rule, everywhere a label is given: AI when P(AI) is above the cut (the cut itself is HUMAN).

@@ -261,21 +261,32 @@ def check_encoder_learned(best_val_roc_auc: float, history: Sequence[Mapping], c
     fail = config.encoder_guard == "fail"
     guard_learning("the encoder", best_val_roc_auc, config.min_encoder_val_roc_auc, "train.min_encoder_val_roc_auc",
                    fail=fail, details=details)
-    if prior and losses and losses[-1] > prior * (1 - config.min_loss_drop_from_prior):
-        message = (f"the encoder did not learn: its training ended at train loss {losses[-1]:.3f}, not "
-                   f"train.min_loss_drop_from_prior ({config.min_loss_drop_from_prior:.0%}) below the class prior's "
-                   f"entropy {prior:.3f} ({details})")
-        if fail:
-            raise EncoderDidNotLearn(message)
-        print(f"warning: {message}", file=sys.stderr)
+    if prior and ended_at_prior(history, prior, config.min_loss_drop_from_prior):
+        refuse(f"the encoder did not learn: its training ended at train loss {losses[-1]:.3f}, not "
+               f"train.min_loss_drop_from_prior ({config.min_loss_drop_from_prior:.0%}) below the class prior's "
+               f"entropy {prior:.3f} ({details})", fail)
+
+
+def ended_at_prior(history: Sequence[Mapping], prior: float, min_drop: float) -> bool:
+    """Training ended with a train loss not `min_drop` below the class prior's entropy `prior`: it predicts the prior.
+
+    >>> ended_at_prior([{"train_loss": 0.45}, {"train_loss": 0.51}], 0.5, 0.1)
+    True
+    """
+    losses = [row["train_loss"] for row in history if "train_loss" in row]
+    return bool(losses) and losses[-1] > prior * (1 - min_drop)
 
 
 def guard_learning(what: str, best_val_roc_auc: float, minimum: float, param: str, fail: bool, details: str) -> None:
     """Raise `EncoderDidNotLearn` (or, with `fail` False, warn on stderr) when `best_val_roc_auc` < `minimum`."""
     if not best_val_roc_auc < minimum:
         return
-    message = f"{what} did not learn: its best val ROC-AUC alone is {best_val_roc_auc:.3f}, below {param} {minimum} " \
-              f"({details})"
+    refuse(f"{what} did not learn: its best val ROC-AUC alone is {best_val_roc_auc:.3f}, below {param} {minimum} "
+           f"({details})", fail)
+
+
+def refuse(message: str, fail: bool) -> None:
+    """Raise `EncoderDidNotLearn` with `message`, or (`fail` False) say it on stderr as a warning."""
     if fail:
         raise EncoderDidNotLearn(message)
     print(f"warning: {message}", file=sys.stderr)
