@@ -1,11 +1,16 @@
 """Three labels (AI, HUMAN, UNSURE) with the rates their cuts promise: evaluation/threshold.py."""
 
+import string
+
 import numpy as np
 import pytest
+
+from tinydetect.evaluation.familiarity import Familiarity
 
 from tinydetect.evaluation.threshold import (
     BETWEEN_CUTS,
     TOO_SHORT,
+    UNFAMILIAR,
     UNSEEN_LANGUAGE,
     UNSEEN_SCRIPT,
     Threshold,
@@ -62,3 +67,46 @@ def test_three_labels_round_trip_through_detector_json_and_old_folders_keep_two(
     old_folder = Threshold.from_json({"threshold": 0.5})
     assert old_folder.human is None and old_folder.label(0.4, "x") == ("HUMAN", None)
     assert old_folder.label(0.6, "Это") == ("AI", None)
+
+
+def zipf_texts(rng, vocabulary: list[str], count: int, length: int = 40) -> list[str]:
+    """Texts of `length` words drawn from `vocabulary` with Zipf's law: rare words make in-domain texts differ too."""
+    weights = 1.0 / np.arange(1, len(vocabulary) + 1)
+    return [" ".join(rng.choice(vocabulary, size=length, p=weights / weights.sum())) for _ in range(count)]
+
+
+def test_a_text_unlike_the_train_split_is_unsure_and_the_check_flags_about_its_share_of_in_domain_texts():
+    rng = np.random.default_rng(3)
+    made_up = lambda n: ["".join(rng.choice(list(string.ascii_lowercase), size=6)) for _ in range(n)]  # noqa: E731
+    domain, other_domain = made_up(3000), made_up(3000)
+    train, val, fresh = (zipf_texts(rng, domain, count) for count in (400, 400, 2000))
+    familiarity = Familiarity.fit(train, val, ["en"] * len(val), flagged_share=0.05)
+    assert 0.02 <= familiarity.val_share <= 0.05
+    flagged = np.mean([familiarity.is_unfamiliar(text, "en") for text in fresh])
+    assert 0.02 <= flagged <= 0.09, flagged  # new texts of the training domain: about the promised share
+    strangers = zipf_texts(rng, other_domain, 50)
+    assert all(familiarity.is_unfamiliar(text, "en") for text in strangers)
+    cuts = Threshold(0.8, human=0.3, languages=("en",), min_words=5, familiarity=familiarity)
+    assert cuts.label(0.99, strangers[0]) == ("UNSURE", UNFAMILIAR)
+    assert cuts.label(0.99, "Two words") == ("UNSURE", TOO_SHORT)  # the cheaper reason first
+    # through detector.json: the same bitmap, the same cuts, the same labels
+    again = Threshold.from_json(cuts.to_json())
+    assert (again.familiarity.seen == familiarity.seen).all() and again.familiarity.cut == familiarity.cut
+    texts = fresh[:200] + strangers
+    assert again.labels([0.99] * len(texts), texts) == cuts.labels([0.99] * len(texts), texts)
+    assert "seen_words" not in cuts.rounded()["familiarity"]  # metrics files get the cuts, not the bitmap
+
+
+def test_the_familiarity_check_is_fitted_only_with_three_labels_and_a_share_to_flag():
+    labels, p_ai = scores(np.random.default_rng(4), 40, 40)
+    texts = ["some words of the val split here"] * 80
+    three = threshold_from_val("target_fpr_pooled", labels, p_ai, 0.01, target_fnr=0.05, texts=texts,
+                               train_texts=texts, unfamiliar_share=0.05)
+    off = threshold_from_val("target_fpr_pooled", labels, p_ai, 0.01, target_fnr=0.05, texts=texts, train_texts=texts,
+                             unfamiliar_share=0.0)
+    two = threshold_from_val("target_fpr_pooled", labels, p_ai, 0.01, texts=texts, train_texts=texts,
+                             unfamiliar_share=0.05)
+    assert three.familiarity is not None and off.familiarity is None and two.familiarity is None
+    assert "familiarity" in three.to_json() and "familiarity" not in off.to_json()
+    with pytest.raises(ValueError, match="fnv1a32"):
+        Familiarity.from_json(three.familiarity.to_json() | {"hash": "fnv1a32-16"})

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from tinydetect.evaluation.threshold import UNFAMILIAR
 from tinydetect.federated.process import TEST_TOKEN, launch_client, launch_server
 from tinydetect.federated.process import get_json as call
 from tinydetect.serving.process import interrupt
@@ -17,7 +18,7 @@ from tinydetect.web.http import start_page_server
 from tinydetect.web.scorer import HEAD_FILE, SETTINGS_FILE, WebScorer
 
 from .conftest import write_rows
-from .web_fixtures import VAL_TEXTS, split_feedback
+from .web_fixtures import UNFAMILIAR_TEXT, VAL_TEXTS, split_feedback
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,7 @@ def test_the_page_scores_as_the_python_onnx_scorer(chromium, site, web_assets):
     # one rule on every surface (evaluation/threshold.py): the page's labels and reasons are Python's
     assert [(score["label"], score["reason"]) for score in scores] == scorer.threshold.labels(expected, VAL_TEXTS)
     assert {score["label"] for score in scores} == {"AI", "HUMAN", "UNSURE"}
+    assert scores[VAL_TEXTS.index(UNFAMILIAR_TEXT)]["reason"] == UNFAMILIAR
     # the same through the page's controls
     page.fill("#text", VAL_TEXTS[0])
     page.click("#score")

@@ -12,6 +12,8 @@ import pytest
 import torch
 
 from tinydetect.core.config import ModelConfig, TokenizerConfig
+from tinydetect.core.records import guess_lang
+from tinydetect.evaluation.familiarity import Familiarity
 from tinydetect.evaluation.threshold import Threshold
 from tinydetect.modeling.model import Detector, build_model
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
@@ -28,7 +30,9 @@ AI = [text[::-1] for text in HUMAN]  # the "AI" texts of these tests: reversed, 
 # look-alikes, capitals folded), byte fallback (an emoji, a rare Hangul syllable), Korean compatibility jamo
 EDGE_TEXTS = ["The\u200b quick\u200b brown fox", "Тhе сat sat оn a mat.", "SHOUTING IN CAPITALS",
               "An emoji 🦜 and a rare syllable 똠 here.", "ㅋㅋㅋ 정말 웃기다 ㅠㅠ", "Short.", "é vs e\u0301"]
-VAL_TEXTS = HUMAN[:10] + AI[:10] + EDGE_TEXTS
+# words no train text holds: UNSURE, "unlike the texts the model was trained on", on the page as in Python
+UNFAMILIAR_TEXT = "Quantum chromodynamics binds quarks and gluons inside every hadron we observe."
+VAL_TEXTS = HUMAN[:10] + AI[:10] + EDGE_TEXTS + [UNFAMILIAR_TEXT]
 
 
 def split_feedback(offset: int, per_label: int) -> list[dict]:
@@ -50,10 +54,13 @@ def web_assets(tmp_path_factory) -> Path:
                 torch.nn.init.normal_(weight, std=0.3)
     folder = tmp_path_factory.mktemp("web-assets")
     # three labels, so the page's rule is checked against Python's on every branch (EDGE_TEXTS has short texts)
+    train_texts = HUMAN[:40] + AI[:40]
+    familiarity = Familiarity.fit(train_texts, HUMAN[40:80] + AI[40:80], [guess_lang(text) for text in HUMAN[40:80] * 2],
+                                  flagged_share=0.05)
     threshold = Threshold(0.5, {"ko": 0.45}, human=0.48, human_by_language={"ko": 0.43}, languages=("en", "ko"),
-                          min_words=3)
+                          min_words=3, familiarity=familiarity)
     write_assets(Detector(model, tokenizer, threshold=threshold), folder, "int8",
-                 fuse_skip_layer_norm=False, train_texts=HUMAN[:40] + AI[:40])
+                 fuse_skip_layer_norm=False, train_texts=train_texts)
     return folder
 
 

@@ -12,6 +12,7 @@ export interface DetectorJson {
   human_thresholds_by_language?: Record<string, number>;
   languages?: string[];
   min_words?: number;
+  familiarity?: FamiliarityJson;
   labels: string[];
   positive_label: string;
 }
@@ -48,6 +49,7 @@ export class Detector {
     readonly settings: Settings,
     readonly backend: string,
     public head: Head,
+    readonly familiarity: Familiarity | null,
   ) {}
 
   static async load(base: string, options: LoadOptions): Promise<Detector> {
@@ -68,8 +70,9 @@ export class Detector {
       executionProviders: backend === "webgpu" ? ["webgpu", "wasm"] : ["wasm"],
       graphOptimizationLevel: "all",
     });
+    const familiarity = config.familiarity ? await Familiarity.load(config.familiarity) : null;
     return new Detector(runtime, session, new DetectorTokenizer(tokenizerJson, charmap), head, config, settings,
-      backend, head);
+      backend, head, familiarity);
   }
 
   get threads(): number {
@@ -110,7 +113,8 @@ export class Detector {
     this.embeddings.delete(text); // a timed score runs the backbone
     const probability = this.probabilityOf(await this.embed(text));
     const ms = performance.now() - started;
-    return { probability, ...labelOf(this.config, probability, text), language: guessLanguage(text), ms };
+    const label = labelOf(this.config, probability, text, this.familiarity);
+    return { probability, ...label, language: guessLanguage(text), ms };
   }
 }
 
@@ -151,10 +155,12 @@ export const BETWEEN_CUTS = "between the cuts";
 export const UNSEEN_SCRIPT = "a script the model has no cut for";
 export const UNSEEN_LANGUAGE = "a language the model has no cut for";
 export const TOO_SHORT = "too few words to judge";
+export const UNFAMILIAR = "unlike the texts the model was trained on";
 
 /** tinydetect.evaluation.threshold.Threshold.label, the one rule of every surface: AI above the AI cut (the cut
  * itself is not), HUMAN at or below the HUMAN cut, UNSURE between and for texts the cuts say nothing about. */
-export function labelOf(config: DetectorJson, probability: number, text: string): { label: string; reason: string | null } {
+export function labelOf(config: DetectorJson, probability: number, text: string,
+  familiarity: Familiarity | null = null): { label: string; reason: string | null } {
   const script = scriptLanguage(text);
   const language = script ?? guessLanguage(text);
   const aiCut = config.thresholds_by_language?.[language] ?? config.threshold;
@@ -166,7 +172,69 @@ export function labelOf(config: DetectorJson, probability: number, text: string)
     return { label: "UNSURE", reason: `${UNSEEN_LANGUAGE}: ${language}` };
   }
   if (text.split(/\s+/).filter(Boolean).length < (config.min_words ?? 0)) return { label: "UNSURE", reason: TOO_SHORT };
+  if (familiarity?.isUnfamiliar(text, language)) return { label: "UNSURE", reason: UNFAMILIAR };
   if (probability > aiCut) return { label: ai, reason: null };
   const humanCut = config.human_thresholds_by_language?.[language] ?? config.human_threshold;
   return probability <= humanCut ? { label: human, reason: null } : { label: "UNSURE", reason: BETWEEN_CUTS };
+}
+
+// tinydetect.evaluation.familiarity, line for line: the share of a text's words the train split never held
+export interface FamiliarityJson {
+  hash: string; // "fnv1a32-<bits>"
+  max_words: number;
+  cut: number;
+  cut_by_language: Record<string, number>;
+  val_share: number;
+  seen_words: string; // base64 of the zlib-compressed bitmap of the train words' hashes
+}
+
+const HASH_BITS = 20;
+const MAX_WORDS = 1000;
+const WORD = /[\p{L}\p{Nl}\p{No}]+/gu; // Python's [^\W\d_]+
+const utf8 = new TextEncoder();
+
+/** FNV-1a (32 bits) of the word's UTF-8 bytes, to HASH_BITS bits (familiarity.word_hash). */
+export function wordHash(word: string): number {
+  let value = 0x811c9dc5;
+  for (const byte of utf8.encode(word)) value = Math.imul(value ^ byte, 0x01000193) >>> 0;
+  return value & ((1 << HASH_BITS) - 1);
+}
+
+/** Runs of letters of the NFKC, lower-cased text, its first MAX_WORDS (familiarity.words). */
+export function wordsOf(text: string): string[] {
+  const head = Array.from(text).slice(0, MAX_WORDS * 64).join(""); // Python slices code points
+  const found: string[] = [];
+  for (const match of head.normalize("NFKC").toLowerCase().matchAll(WORD)) {
+    found.push(match[0]);
+    if (found.length === MAX_WORDS) break;
+  }
+  return found;
+}
+
+export class Familiarity {
+  private constructor(
+    private readonly seen: Uint8Array, // bit i of byte i >> 3 (numpy's packbits, little bit order)
+    readonly config: FamiliarityJson,
+  ) {}
+
+  static async load(config: FamiliarityJson): Promise<Familiarity> {
+    if (config.hash !== `fnv1a32-${HASH_BITS}` || config.max_words !== MAX_WORDS) {
+      throw new Error(`detector.json: familiarity ${config.hash}/${config.max_words}; this page reads fnv1a32-${HASH_BITS}/${MAX_WORDS}`);
+    }
+    const packed = Uint8Array.from(atob(config.seen_words), (char) => char.charCodeAt(0));
+    // "deflate" is the zlib format (RFC 1950) Python's zlib.compress writes
+    const stream = new Blob([packed]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return new Familiarity(new Uint8Array(await new Response(stream).arrayBuffer()), config);
+  }
+
+  unseenShare(text: string): number {
+    const hashes = wordsOf(text).map(wordHash);
+    if (hashes.length === 0) return 1.0;
+    const unseen = hashes.filter((hash) => ((this.seen[hash >> 3] >> (hash & 7)) & 1) === 0).length;
+    return unseen / hashes.length;
+  }
+
+  isUnfamiliar(text: string, language: string): boolean {
+    return this.unseenShare(text) > (this.config.cut_by_language[language] ?? this.config.cut);
+  }
 }

@@ -279,6 +279,10 @@ class EvalConfig(_Section):
         "UNSURE (evaluation/threshold.py); null: two labels, AI or HUMAN"
     )
     min_words: int = Field(5, ge=0, description="shorter texts are labelled UNSURE (too few words to judge)")
+    unfamiliar_share: float = Field(
+        0.05, ge=0, lt=1, description="UNSURE for a text with more words the train split never held than all but this "
+        "share of val's texts (evaluation/familiarity.py); 0: no such check"
+    )
     baseline_max_features: int = Field(50000, ge=100)
     max_errors: int = Field(20, ge=0, description="most confident mistakes kept in data/eval/errors.jsonl")
     latency_texts: int = Field(50, ge=1, description="texts timed one at a time for latency")

@@ -124,8 +124,15 @@ def labels_section(detector: dict, training: dict) -> list[str]:
         fpr, fnr = rate["ai_fpr"], rate["human_fnr"]
         lines.append(f"| {name} | {fpr['texts']} | {_number(fpr['rate'])} (≤ {fpr['upper_95']}) | {fnr['texts']} | "
                      f"{_number(fnr['rate'])} (≤ {fnr['upper_95']}) |")
+    familiarity = training.get("train", {}).get("familiarity")
+    if familiarity:
+        own = ", ".join(f"{lang} {cut:.3f}" for lang, cut in familiarity.get("cut_by_language", {}).items())
+        lines += ["", f"UNSURE also for a text unlike the training data: more of its words never seen in the train "
+                  f"split than {familiarity['cut']:.3f} of them{f' ({own})' if own else ''}, a cut that flagged "
+                  f"{_number(familiarity['val_share'])} of val (`eval.unfamiliar_share` asks at most "
+                  f"{policy.get('unfamiliar_share', 0):.0%})."]
     shares = {key: detector.get(key) for key in ("human_labelled_ai", "human_labelled_unsure", "ai_labelled_human",
-                                                 "ai_labelled_unsure")}
+                                                 "ai_labelled_unsure", "unfamiliar")}
     lines += ["", "On test: " + ", ".join(f"{key.replace('_', ' ')} {_number(value)}" for key, value in shares.items())
               + ".", ""]
     return lines

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 from tinydetect.core.records import guess_lang, script_language
+from tinydetect.evaluation.familiarity import Familiarity
 from tinydetect.evaluation.metrics import choose_threshold_by
 
 AI, HUMAN, UNSURE = "AI", "HUMAN", "UNSURE"
@@ -32,6 +33,7 @@ BETWEEN_CUTS = "between the cuts"
 UNSEEN_SCRIPT = "a script the model has no cut for"
 UNSEEN_LANGUAGE = "a language the model has no cut for"
 TOO_SHORT = "too few words to judge"
+UNFAMILIAR = "unlike the texts the model was trained on"
 
 def is_ai(p_ai, cut):
     """The one labelling rule, everywhere a label is given: AI when P(AI) is above the cut (the cut itself is HUMAN).
@@ -58,7 +60,8 @@ class Threshold:
     `pooled` / `by_language`: above it, AI. `human` / `human_by_language`: at or below it, HUMAN; between the two,
     UNSURE. A folder written before three labels has no `human` cut: its label is AI or HUMAN only. `languages`: those
     val had human texts of (a text of another gets UNSURE); `min_words`: shorter texts get UNSURE; `rates`: what each
-    cut promises, as measured on val (`label_rates` in detector.json)."""
+    cut promises, as measured on val (`label_rates` in detector.json); `familiarity`: a text with more words the train
+    split never held than it allows gets UNSURE (`evaluation.familiarity`)."""
 
     pooled: float
     by_language: Mapping[str, float] = field(default_factory=dict)
@@ -67,6 +70,7 @@ class Threshold:
     languages: tuple[str, ...] = ()
     min_words: int = 0
     rates: Mapping[str, dict] = field(default_factory=dict)
+    familiarity: Familiarity | None = None
 
     def per_text(self, languages: Sequence[str | None]) -> np.ndarray:
         """Each text's cut, by its language.
@@ -104,6 +108,8 @@ class Threshold:
             return UNSURE, f"{UNSEEN_LANGUAGE}: {lang}"
         if word_count(text) < self.min_words:
             return UNSURE, TOO_SHORT
+        if self.familiarity is not None and self.familiarity.is_unfamiliar(text, lang):
+            return UNSURE, UNFAMILIAR
         if is_ai(p_ai, ai_cut):
             return AI, None
         if p_ai <= self.human_by_language.get(lang, self.human):
@@ -127,6 +133,8 @@ class Threshold:
             fields["languages"] = list(self.languages)
             fields["min_words"] = self.min_words
             fields["label_rates"] = dict(self.rates)
+        if self.familiarity is not None:
+            fields["familiarity"] = self.familiarity.to_json()
         return fields
 
     @classmethod
@@ -139,14 +147,18 @@ class Threshold:
                 raise TypeError(f"{key} is {type(by_language).__name__}, not an object")
             cuts[key] = {str(lang): float(cut) for lang, cut in by_language.items()}
         human = settings.get("human_threshold")
+        familiarity = settings.get("familiarity")
         return cls(float(settings["threshold"]), cuts["thresholds_by_language"],
                    None if human is None else float(human), cuts["human_thresholds_by_language"],
                    tuple(str(lang) for lang in settings.get("languages") or ()), int(settings.get("min_words") or 0),
-                   dict(settings.get("label_rates") or {}))
+                   dict(settings.get("label_rates") or {}),
+                   None if familiarity is None else Familiarity.from_json(familiarity))
 
     def rounded(self, digits: int = 6) -> dict:
-        """`to_json` rounded, for metrics files."""
+        """`to_json` rounded, for metrics files (the familiarity's cuts without its bitmap)."""
         fields = self.to_json()
+        if "familiarity" in fields:
+            fields["familiarity"] = {key: value for key, value in fields["familiarity"].items() if key != "seen_words"}
         for key in ("threshold", "human_threshold"):
             if key in fields:
                 fields[key] = round(fields[key], digits)
@@ -203,14 +215,17 @@ def promised_rates(labels: np.ndarray, p_ai: np.ndarray, ai_cut: float, human: f
 
 def threshold_from_val(policy: str, labels: np.ndarray, p_ai: np.ndarray, target_fpr: float,
                        domains: Sequence[str | None] | None = None, languages: Sequence[str | None] | None = None,
-                       per_language: bool = False, target_fnr: float | None = None, min_words: int = 0) -> Threshold:
+                       per_language: bool = False, target_fnr: float | None = None, min_words: int = 0,
+                       texts: Sequence[str] | None = None, train_texts: Sequence[str] | None = None,
+                       unfamiliar_share: float = 0.0) -> Threshold:
     """The policy's AI cut on val (`evaluation.metrics.choose_threshold_by`) and, with `per_language`, the policy's
     cut on each language's val texts alone, for every language of val that holds AI texts and at least
     `min_human_texts(target_fpr)` human ones (the others fall back to the pooled cut).
 
     With `target_fnr`, three labels: a HUMAN cut under which about that share of val's AI texts falls (`human_cut`),
     per language where the language has its own AI cut; the languages of val's human texts; `min_words`; and the rates
-    both cuts give on val, with their sample sizes and bounds.
+    both cuts give on val, with their sample sizes and bounds; and with val's `texts`, `train_texts` and
+    `unfamiliar_share` > 0, the familiarity check that flags about that share of val (`Familiarity.fit`).
 
     >>> labels = np.array([0] * 100 + [1] * 10 + [0] * 100 + [1] * 10)
     >>> p_ai = np.concatenate([np.linspace(0.0, 0.8, 100), [0.9] * 10, np.linspace(0.0, 0.1, 100), [0.3] * 10])
@@ -245,20 +260,27 @@ def threshold_from_val(policy: str, labels: np.ndarray, p_ai: np.ndarray, target
         mine = language_of == lang
         rates[lang] = promised_rates(labels[mine], p_ai[mine], cut, human_by_language[lang])
     seen = tuple(sorted(set(language_of[labels == 0].tolist()))) if language_of is not None else ()
-    return Threshold(pooled, by_language, human, human_by_language, seen, min_words, rates)
+    familiarity = None
+    if unfamiliar_share > 0 and texts is not None and train_texts is not None:
+        val_languages = language_of.tolist() if language_of is not None else [None] * len(texts)
+        familiarity = Familiarity.fit(train_texts, texts, val_languages, unfamiliar_share)
+    return Threshold(pooled, by_language, human, human_by_language, seen, min_words, rates, familiarity)
 
 
 def label_shares(threshold: Threshold, labels: Sequence[int], p_ai: Sequence[float], texts: Sequence[str],
                  languages: Sequence[str | None] | None = None) -> dict[str, float | None]:
     """The share of each label among the human texts and among the AI texts: `human_labelled_ai` is the AI label's
-    false-positive rate, `ai_labelled_human` the HUMAN label's miss rate (eval, the benchmarks).
+    false-positive rate, `ai_labelled_human` the HUMAN label's miss rate (eval, the benchmarks); `unfamiliar`: the
+    share of all texts labelled UNSURE as unlike the training data.
 
     >>> shares = label_shares(Threshold(0.8, human=0.2), [0, 0, 1, 1], [0.1, 0.5, 0.5, 0.9], ["a b c d e"] * 4)
-    >>> shares["human_labelled_human"], shares["human_labelled_unsure"], shares["ai_labelled_ai"]
-    (0.5, 0.5, 0.5)
+    >>> shares["human_labelled_human"], shares["human_labelled_unsure"], shares["ai_labelled_ai"], shares["unfamiliar"]
+    (0.5, 0.5, 0.5, 0.0)
     """
-    given = [label for label, _ in threshold.labels(p_ai, texts, languages)]
-    shares: dict[str, float | None] = {}
+    labelled = threshold.labels(p_ai, texts, languages)
+    given = [label for label, _ in labelled]
+    shares: dict[str, float | None] = {"unfamiliar": round(sum(reason == UNFAMILIAR for _, reason in labelled)
+                                                           / len(labelled), 4) if labelled else None}
     for truth, value in (("human", 0), ("ai", 1)):
         mine = [label for label, actual in zip(given, labels, strict=True) if actual == value]
         for label in (AI, HUMAN, UNSURE):

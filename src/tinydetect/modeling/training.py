@@ -42,14 +42,16 @@ from tinydetect.modeling.model import (
 from tinydetect.modeling.pretraining import load_pretrained_encoder
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
-ThresholdChoice = Callable[..., Threshold]  # (val labels, val P(AI), domains=..., languages=...) -> threshold
+# (val labels, val P(AI), domains=..., languages=..., texts=..., train_texts=...) -> threshold
+ThresholdChoice = Callable[..., Threshold]
 F1_THRESHOLD: ThresholdChoice = partial(threshold_from_val, "f1", target_fpr=0.0)  # target_fpr unused by "f1"
 
 
 def policy_threshold(config: EvalConfig) -> ThresholdChoice:
     """The threshold choice `eval.threshold_policy`, `eval.target_fpr` and `eval.threshold_per_language` ask for."""
     return partial(threshold_from_val, config.threshold_policy, target_fpr=config.target_fpr,
-                   per_language=config.threshold_per_language, target_fnr=config.target_fnr, min_words=config.min_words)
+                   per_language=config.threshold_per_language, target_fnr=config.target_fnr, min_words=config.min_words,
+                   unfamiliar_share=config.unfamiliar_share)
 
 
 @dataclass
@@ -212,7 +214,8 @@ def fit(
     val_labels = _labels(data.val)
     val_p_ai = probability_ai(val_logits)
     val_languages = [record.lang for record in data.val]
-    cut = threshold(val_labels, val_p_ai, domains=[record.domain for record in data.val], languages=val_languages)
+    cut = threshold(val_labels, val_p_ai, domains=[record.domain for record in data.val], languages=val_languages,
+                    texts=[record.text for record in data.val], train_texts=[record.text for record in data.train])
     val_roc_auc = float(roc_auc_score(val_labels, val_p_ai)) if len(set(val_labels)) == 2 else float("nan")
     detector = Detector(model=trainer.model, tokenizer=data.tokenizer, threshold=cut)
     val_called_ai = val_p_ai > cut.per_text(val_languages)
