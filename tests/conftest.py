@@ -205,7 +205,7 @@ def onnx_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("onnx-model")
     texts = [row["text"] for row in make_human_rows(24)]
     tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=500), seed=0), max_length=32)
-    config = ModelConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=32)
+    config = ModelConfig(lexical_buckets=0, num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=32)
     threshold = Threshold(0.5, {"ko": 0.45}, human=0.49, human_by_language={"ko": 0.44}, languages=("en", "ko"),
                           min_words=3)
     detector = Detector(build_model(config, tokenizer.vocab_size, seed=0).eval(), tokenizer, threshold=threshold)

@@ -24,7 +24,7 @@ from tinydetect.runtime.variants import model_size_mb
 
 from .conftest import make_human_rows
 
-TINY = ModelConfig(num_hidden_layers=2, hidden_size=48, num_attention_heads=4, intermediate_size=96, max_length=32)
+TINY = ModelConfig(lexical_buckets=0, num_hidden_layers=2, hidden_size=48, num_attention_heads=4, intermediate_size=96, max_length=32)
 TEXTS = [row["text"] for row in make_human_rows(24)]
 
 

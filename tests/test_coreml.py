@@ -16,7 +16,7 @@ from tinydetect.core.errors import UserError
 from tinydetect.export import coreml as coreml_export
 from tinydetect.modeling.model import build_model
 
-TINY = ModelConfig(num_hidden_layers=2, hidden_size=48, num_attention_heads=4, intermediate_size=96, max_length=32)
+TINY = ModelConfig(lexical_buckets=0, num_hidden_layers=2, hidden_size=48, num_attention_heads=4, intermediate_size=96, max_length=32)
 COMPRESSION_OP = {"int8": "constexpr_affine_dequantize", "int4": "constexpr_blockwise_shift_scale",
                   "palettized4": "constexpr_lut_to_dense"}
 TOLERANCE = {"fp16": 1e-2, "int8": 0.05, "int4": 0.2, "palettized4": 0.2}
@@ -50,7 +50,7 @@ def inputs(count=4):
 
 def test_block_size_divides_every_width(model):
     assert coreml_export.int4_block_size(model) == 24  # widths 48 and 96
-    tinybert4 = build_model(ModelConfig(), vocab_size=1000, seed=0)
+    tinybert4 = build_model(ModelConfig(lexical_buckets=0), vocab_size=1000, seed=0)
     assert coreml_export.int4_block_size(tinybert4) == 24  # 312 and 1200: 32 would skip most weights
     with pytest.raises(UserError, match=r"no block size from 8 to 32 divides every linear input width \[48, 52\]"):
         coreml_export.int4_block_size(torch.nn.Sequential(torch.nn.Linear(48, 52), torch.nn.Linear(52, 2)))
@@ -109,7 +109,7 @@ import sys
 from tinydetect.core.config import ModelConfig
 from tinydetect.export import coreml
 from tinydetect.modeling.model import build_model
-model = build_model(ModelConfig(num_hidden_layers=1, hidden_size=48, num_attention_heads=4, intermediate_size=96,
+model = build_model(ModelConfig(lexical_buckets=0, num_hidden_layers=1, hidden_size=48, num_attention_heads=4, intermediate_size=96,
                                 max_length=32), 300, seed=0).eval()
 coreml.save_reproducibly(coreml.compress(coreml.convert(model, 32, coreml.TARGETS["int4"]), "int4", 16), sys.argv[1])
 """

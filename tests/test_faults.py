@@ -36,7 +36,7 @@ from tinydetect.testing.llm_server import LocalLLMServer, ServerState
 
 from .conftest import REPO_ROOT, make_human_rows, write_rows
 
-TINY = ModelConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=32)
+TINY = ModelConfig(lexical_buckets=0, num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=32)
 
 
 @pytest.fixture(scope="module")

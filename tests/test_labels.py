@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from tinydetect.evaluation.familiarity import Familiarity
-
 from tinydetect.evaluation.threshold import (
     BETWEEN_CUTS,
     TOO_SHORT,

@@ -21,7 +21,7 @@ from tinydetect.nas.supernet import SuperNet, extract, largest_config, load_supe
 SPACE_CONFIG = SupernetConfig(min_layers=1, max_layers=3, hidden_sizes=[16, 24, 32], head_size=8, ffn_min=16,
                               ffn_max=64, ffn_step=16)
 SPACE = SearchSpace.from_config(SPACE_CONFIG)
-MODEL = ModelConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64, max_length=24)
+MODEL = ModelConfig(lexical_buckets=0, num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64, max_length=24)
 VOCAB = 300
 
 

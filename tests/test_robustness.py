@@ -195,7 +195,7 @@ def test_predict_scores_the_normalized_text_and_reports_the_obfuscation(tmp_path
 
     texts = [row["text"] for row in make_human_rows(24)]
     tokenizer = DetectorTokenizer(train_sentencepiece(texts, TokenizerConfig(vocab_size=500), seed=0), max_length=64)
-    config = ModelConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=64)
+    config = ModelConfig(lexical_buckets=0, num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=64)
     Detector(build_model(config, tokenizer.vocab_size, seed=0).eval(), tokenizer, Threshold(0.5)).save(tmp_path / "m")
     clean = ENGLISH_SENTENCES[0]
     evaded = clean.replace(" ", " \u200b").replace("a", "а")

@@ -13,7 +13,7 @@ from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 
 from .conftest import make_human_rows
 
-TINY_MODEL = ModelConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=32)
+TINY_MODEL = ModelConfig(lexical_buckets=0, num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64, max_length=32)
 
 
 def separable_records(count: int, offset: int) -> list:
@@ -47,7 +47,7 @@ def trained():
 
 
 def test_tinybert4_shape_by_default():
-    model = build_model(ModelConfig(), vocab_size=8000, seed=0)
+    model = build_model(ModelConfig(lexical_buckets=0), vocab_size=8000, seed=0)
     assert model.config.num_hidden_layers == 4 and model.config.hidden_size == 312
     assert model.config.intermediate_size == 1200 and model.config.num_attention_heads == 12
     # TinyBERT-4 is 14.5M with a 30k vocabulary; with 8k: 2.5M embeddings + 4.6M encoder + pooler

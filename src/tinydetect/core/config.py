@@ -125,7 +125,7 @@ class ModelConfig(_Section):
     hidden_dropout_prob: float = Field(0.1, ge=0, lt=1)
     attention_probs_dropout_prob: float = Field(0.1, ge=0, lt=1)
     lexical_buckets: int = Field(
-        0, ge=0, description="hashed token-bigram buckets of the lexical branch (a TF-IDF logistic regression over "
+        65536, ge=0, description="hashed token-bigram buckets of the lexical branch (a TF-IDF logistic regression over "
         "token unigrams and bigrams whose logit adds to BERT's); 0: no lexical branch"
     )
     lexical_max_length: int = Field(
@@ -183,7 +183,7 @@ AttackName = Literal["zero_width_space", "homoglyph", "whitespace", "upper_lower
 class TrainConfig(_Section):
     learning_rate: float = Field(5e-4, gt=0)
     batch_size: int = Field(32, ge=1)
-    epochs: int = Field(20, ge=1)
+    epochs: int = Field(6, ge=1)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="0.1 caps P(AI) near 0.95 and crowds the low-FPR threshold")
@@ -195,7 +195,7 @@ class TrainConfig(_Section):
     lexical_c: float = Field(
         100.0, gt=0, description="inverse L2 strength (scikit-learn's C) of the lexical branch's logistic regression"
     )
-    early_stopping_patience: int = Field(4, ge=1)
+    early_stopping_patience: int = Field(2, ge=1)
     min_encoder_val_roc_auc: float = Field(
         0.6, ge=0, le=1, description="the encoder's own best val ROC-AUC below this means it learned nothing: "
         "the stage fails (or warns, with encoder_guard: warn) instead of shipping the n-gram branch in its name")
@@ -222,7 +222,7 @@ class PruneConfig(_Section):
     head_fraction: float = Field(0.3, ge=0, lt=1, description="share of attention heads removed per layer")
     neuron_fraction: float = Field(0.3, ge=0, lt=1, description="share of FFN neurons removed per layer")
     neuron_multiple: int = Field(26, ge=1, description="kept FFN width is a multiple of this")
-    finetune_epochs: int = Field(4, ge=0, description="epochs of the train recipe after pruning")
+    finetune_epochs: int = Field(2, ge=0, description="epochs of the train recipe after pruning")
 
 
 class _ParityLimits(_Section):
@@ -249,7 +249,8 @@ class QuantizeConfig(_ParityLimits):
 
 
 class CoreMLConfig(_ParityLimits):
-    variants: list[str] | None = Field(None, description="kinds of package to build; None: every kind in the registry")
+    variants: list[str] | None = Field(["fp16", "int8", "int4", "w8a8"],
+                                       description="kinds of package to build; None: every kind in the registry")
     int4_max_block_size: int = Field(32, ge=8, description="largest INT4 block tried; the one used divides every width")
     calibration_texts: int = Field(64, ge=1, description="val texts that calibrate W8A8 activations (macOS)")
 
@@ -285,7 +286,7 @@ class EvalConfig(_Section):
     )
     baseline_max_features: int = Field(50000, ge=100)
     max_errors: int = Field(20, ge=0, description="most confident mistakes kept in data/eval/errors.jsonl")
-    latency_texts: int = Field(50, ge=1, description="texts timed one at a time for latency")
+    latency_texts: int = Field(20, ge=1, description="texts timed one at a time for latency")
 
 
 class ServeConfig(_Section):
@@ -295,7 +296,7 @@ class ServeConfig(_Section):
     onnx_kind: Literal["fp32", "int8", "int4"] = Field("int8", description="which ONNX variant of that source")
     max_batch_size: int = Field(32, ge=1, description="dynamic batching: the most texts one model execution scores")
     max_queue_delay_us: int = Field(2000, ge=0, description="dynamic batching: how long a request may wait for others")
-    instances: int = Field(1, ge=1, description="model instances (each its own ONNX Runtime session)")
+    instances: int = Field(2, ge=1, description="model instances (each its own ONNX Runtime session)")
     threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads per instance; 0: ONNX Runtime chooses")
     max_text_bytes: int = Field(100_000, ge=1, description="longer texts get a 400 (the model reads 512 tokens)")
 
@@ -304,9 +305,9 @@ class FeedbackTrainingConfig(_Section):
     """Training the page's head on the user's corrections (Adam, backbone frozen; tinydetect.web.head and the page)."""
 
     epochs: int = Field(5, ge=1, le=100)
-    learning_rate: float = Field(0.003, gt=0, description="Adam's step on the standardized features: each weight moves "
+    learning_rate: float = Field(0.005, gt=0, description="Adam's step on the standardized features: each weight moves "
                                                           "about this much a step, so keep it small for wide heads")
-    batch_size: int = Field(4, ge=1)
+    batch_size: int = Field(1, ge=1)
 
 
 class FederatedConfig(_Section):
@@ -371,7 +372,7 @@ class SupernetConfig(_Section):
     ffn_step: int = Field(104, ge=1, description="FFN widths the searches sample: ffn_min, ffn_min + step, ... ffn_max")
     mlm_epochs: int = Field(1, ge=0, description="masked-language-model epochs on the pretrain corpus (0: none)")
     epochs: int = Field(6, ge=1, description="epochs on the detection task")
-    random_subnets: int = Field(1, ge=0, description="sandwich rule: random sub-networks per step beside the "
+    random_subnets: int = Field(0, ge=0, description="sandwich rule: random sub-networks per step beside the "
                                 "largest and the smallest")
     learning_rate: float = Field(5e-4, gt=0, description="1e-3 left the large sub-networks near chance (README)")
     batch_size: int = Field(32, ge=1)
@@ -397,10 +398,10 @@ class SupernetConfig(_Section):
 class LatencyConfig(_Section):
     """The `latency` stage: sub-networks timed as ONNX INT8 on this machine, and the predictor fitted on them."""
 
-    samples: int = Field(40, ge=4, description="sub-networks measured (the paper: a few hundred; see README)")
+    samples: int = Field(30, ge=4, description="sub-networks measured (the paper: a few hundred; see README)")
     held_out_fraction: float = Field(0.25, gt=0, lt=1, description="measured sub-networks the predictor never "
                                      "sees: its error is reported on them")
-    runs: int = Field(30, ge=3, description="timed runs per sub-network (the median is kept)")
+    runs: int = Field(20, ge=3, description="timed runs per sub-network (the median is kept)")
     predictor: Literal["auto", "mlp", "linear"] = Field(
         "auto", description="mlp: the paper's small MLP; linear: least squares on the cost features; auto: the one "
         "with the lower cross-validated error on the training sub-networks")
@@ -409,7 +410,7 @@ class LatencyConfig(_Section):
 class SearchConfig(_Section):
     """The `search` stage: the best sub-network under a latency budget, by the SuperNet's inherited weights."""
 
-    latency_ms: float = Field(4.0, gt=0, description="budget: predicted ms per text, ONNX INT8, 1 thread, batch 1")
+    latency_ms: float = Field(3.0, gt=0, description="budget: predicted ms per text, ONNX INT8, 1 thread, batch 1")
     population: int = Field(12, ge=2)
     generations: int = Field(6, ge=1)
     parents: int = Field(4, ge=1, description="the best this many of a generation breed the next")
