@@ -1,6 +1,7 @@
 """`pip install .` gives a working `tinydetect`: every import the library makes is a declared dependency."""
 
 import ast
+import json
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 from tinydetect.testing.workspace import copy_sources
@@ -16,9 +18,13 @@ from tinydetect.testing.workspace import copy_sources
 from .conftest import REPO_ROOT
 
 
-def declared() -> set[str]:
-    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    return {Requirement(line).name.lower() for line in pyproject["project"]["dependencies"]}
+def declared(extras: bool = True) -> set[str]:
+    """The lean install's dependencies, and with `extras` every extra's too (the project's own `all` excluded)."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    lines = list(project["dependencies"])
+    if extras:
+        lines += [line for extra in project["optional-dependencies"].values() for line in extra]
+    return {Requirement(line).name.lower() for line in lines} - {"tinydetect"}
 
 
 # the serving venv's own packages (requirements-serve.txt: PyTriton needs NumPy 1, Flower protobuf<7), and the module
@@ -72,6 +78,77 @@ def test_requirements_pin_every_declared_dependency():
     assert declared() <= pinned, declared() - pinned
 
 
+# Records each third-party package tinydetect's own code imports while it loads a model and scores (an import hook:
+# what its dependencies import in turn is theirs to declare), then answers as JSON.
+LEAN_PROBE = """
+import builtins, importlib.metadata, json, sys
+imported, real_import = set(), builtins.__import__
+def recording_import(name, globals=None, locals=None, fromlist=(), level=0):
+    if level == 0 and (globals or {}).get("__name__", "").startswith("tinydetect"):
+        imported.add(name.split(".")[0])
+    return real_import(name, globals, locals, fromlist, level)
+builtins.__import__ = recording_import
+import tinydetect
+rows = tinydetect.load(sys.argv[1]).score(sys.argv[2:])
+builtins.__import__ = real_import
+try:
+    import torch  # noqa: F401
+    has_torch = True
+except ImportError:
+    has_torch = False
+providers = importlib.metadata.packages_distributions()
+third_party = imported - set(sys.stdlib_module_names) - {"tinydetect", "__future__"}
+print(json.dumps({"rows": rows, "has_torch": has_torch,
+                  "distributions": sorted({dist.lower() for module in third_party for dist in providers[module]})}))
+"""
+
+
+def test_the_lean_wheel_scores_texts_in_a_venv_without_torch(tmp_path, onnx_model):
+    """`pip install tinydetect` (no extras) then `tinydetect.load(path).score(texts)`: the serving venv's packages
+    (`requirements-serve.txt`: no torch, no transformers, no DVC) stand in for the lean dependencies, and every
+    distribution the scoring imports must be one of them."""
+    serve_site = next((REPO_ROOT / ".venv-serve/lib").glob("python3*/site-packages"), None)
+    assert serve_site is not None, ".venv-serve is missing: `make test` makes it (make serve-env)"
+    python, _ = venv_with_wheel(tmp_path, build_wheel(tmp_path), serve_site)
+    texts = ["The river rose after the rain, and the old bridge held.", "오늘은 비가 많이 와서 집에 있었다.", "Две"]
+    result = subprocess.run([python, "-c", LEAN_PROBE, onnx_model, *texts], capture_output=True, text=True,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = json.loads(result.stdout)
+    assert not probe["has_torch"]
+    assert {"onnxruntime", "numpy", "sentencepiece"} <= set(probe["distributions"])  # the hook sees the imports
+    assert set(probe["distributions"]) <= declared(extras=False), set(probe["distributions"]) - declared(extras=False)
+    from tinydetect.api import load  # the same model in this venv: the same rows
+
+    expected = load(onnx_model).score(texts)
+    assert [row["label"] for row in probe["rows"]] == [row["label"] for row in expected]
+    assert [row["p_ai"] for row in probe["rows"]] == pytest.approx([row["p_ai"] for row in expected], abs=1e-5)
+    assert set(probe["rows"][0]) == {"p_ai", "label", "reason", "obfuscated", "invisible_characters",
+                                     "mixed_script_words"}
+
+
+def build_wheel(tmp_path: Path) -> Path:
+    copy_sources(REPO_ROOT, tmp_path / "source")  # setuptools writes build/ beside the sources: not in the repo
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    tmp_path / "dist", tmp_path / "source"], check=True, capture_output=True)
+    return next((tmp_path / "dist").glob("tinydetect-*.whl"))
+
+
+def venv_with_wheel(tmp_path: Path, wheel: Path, packages_from: str | Path) -> tuple[Path, Path]:
+    """A fresh venv that sees the third-party packages of `packages_from` (a site-packages folder) through a .pth
+    line instead of installing them again, with the wheel installed; its python and its site-packages."""
+    subprocess.run([sys.executable, "-m", "venv", tmp_path / "venv"], check=True)
+    python = tmp_path / "venv/bin/python"
+    venv_site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                    capture_output=True, text=True, check=True).stdout.strip())
+    # a plain path line: the .pth files there (this repo's editable install among them) are not processed
+    (venv_site / "third_party.pth").write_text(f"{packages_from}\n")
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel],
+                             capture_output=True, text=True)
+    assert install.returncode == 0, install.stderr[-3000:]
+    return python, venv_site
+
+
 def test_the_wheel_in_a_fresh_venv_runs_predict_on_an_onnx_model(tmp_path, onnx_model):
     """Build the wheel, install it into a fresh venv, run the `tinydetect` command it installs.
 
@@ -79,19 +156,7 @@ def test_the_wheel_in_a_fresh_venv_runs_predict_on_an_onnx_model(tmp_path, onnx_
     again (that took over three minutes of the suite's fifteen): the wheel's own files, its package data
     and its entry point are what this checks; that every import is declared is checked above, from the source.
     """
-    copy_sources(REPO_ROOT, tmp_path / "source")  # setuptools writes build/ beside the sources: not in the repo
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist",
-                    tmp_path / "source"], check=True, capture_output=True)
-    wheel = next((tmp_path / "dist").glob("tinydetect-*.whl"))
-    subprocess.run([sys.executable, "-m", "venv", tmp_path / "venv"], check=True)
-    python = tmp_path / "venv/bin/python"
-    venv_site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                                    capture_output=True, text=True, check=True).stdout.strip())
-    # a plain path line: the .pth files there (this repo's editable install among them) are not processed
-    (venv_site / "third_party.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    install = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel],
-                             capture_output=True, text=True)
-    assert install.returncode == 0, install.stderr[-3000:]
+    python, venv_site = venv_with_wheel(tmp_path, build_wheel(tmp_path), sysconfig.get_path("purelib"))
     (tmp_path / "texts.txt").write_text("The river rose after rain.\n오늘은 비가 왔다.\n", encoding="utf-8")
     tinydetect = shutil.which("tinydetect", path=str(tmp_path / "venv/bin"))
     located = subprocess.run([python, "-c", "import tinydetect; print(tinydetect.__file__)"], capture_output=True, text=True)

@@ -21,18 +21,14 @@ from typing import BinaryIO, TextIO
 
 from tqdm import tqdm
 
+from tinydetect.api import score_rows
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import MAX_LINE_BYTES, DataError, decode_utf8, parse_jsonl_lines, split_lines
-from tinydetect.robustness.obfuscation import obfuscation
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 BATCH = 64
 PROGRESS_FROM = 1000  # texts; smaller inputs finish before a bar would help
 MAX_INPUT_BYTES = 2_000_000_000  # all of an input; past it, score in parts
-# What is scored of each text. Every model reads at most 512 tokens and a SentencePiece piece spans at most 16
-# characters, so 8,192 characters reach any model's last token; four times that leaves room for characters the
-# normalization removes (invisible ones). The obfuscation counts are over the same prefix.
-MAX_TEXT_CHARS = 32_768
 
 
 def read_input(source: str, max_line_bytes: int = MAX_LINE_BYTES,
@@ -167,13 +163,9 @@ def score_to(scorer, pairs: Sequence[tuple[str, str]], out: TextIO) -> None:
               disable=len(pairs) < PROGRESS_FROM) as progress:
         for start in range(0, len(pairs), BATCH):
             batch = pairs[start : start + BATCH]
-            texts = [text[:MAX_TEXT_CHARS] for _, text in batch]  # what no model reads is never tokenized
-            p_ai = scorer.probability_ai(texts)
-            labels = scorer.threshold.labels(p_ai, texts)  # the cuts of each text's language, and UNSURE's reason
-            for (text_id, _), text, probability, (label, reason) in zip(batch, texts, p_ai, labels, strict=True):
-                row = {"id": text_id, "p_ai": round(float(probability), 6), "label": label, "reason": reason,
-                       **obfuscation(text)}
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            rows = score_rows(scorer, [text for _, text in batch])  # the Python API's rows, field for field
+            for (text_id, _), row in zip(batch, rows, strict=True):
+                out.write(json.dumps({"id": text_id, **row}, ensure_ascii=False) + "\n")
             out.flush()
             progress.update(len(batch))
 
