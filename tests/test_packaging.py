@@ -88,8 +88,8 @@ def recording_import(name, globals=None, locals=None, fromlist=(), level=0):
         imported.add(name.split(".")[0])
     return real_import(name, globals, locals, fromlist, level)
 builtins.__import__ = recording_import
-import tinydetect
-rows = tinydetect.load(sys.argv[1]).score(sys.argv[2:])
+from tinydetect.api import load
+rows = load(sys.argv[1]).score(sys.argv[2:])
 builtins.__import__ = real_import
 try:
     import torch  # noqa: F401
@@ -104,7 +104,7 @@ print(json.dumps({"rows": rows, "has_torch": has_torch,
 
 
 def test_the_lean_wheel_scores_texts_in_a_venv_without_torch(tmp_path, onnx_model):
-    """`pip install tinydetect` (no extras) then `tinydetect.load(path).score(texts)`: the serving venv's packages
+    """`pip install tinydetect` (no extras) then `tinydetect.api.load(path).score(texts)`: the serving venv's packages
     (`requirements-serve.txt`: no torch, no transformers, no DVC) stand in for the lean dependencies, and every
     distribution the scoring imports must be one of them."""
     serve_site = next((REPO_ROOT / ".venv-serve/lib").glob("python3*/site-packages"), None)

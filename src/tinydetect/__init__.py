@@ -1,13 +1,4 @@
 """tinydetect: a tiny on-device detector of AI-written text, built by a DVC pipeline.
 
-`tinydetect.load(path).score(texts)` scores texts (`tinydetect.api`). Import nothing here at import time: every stage
-imports this file, so what it imports would be a dependency of all of them; `load` is looked up when first used.
+Import nothing here: every stage imports this file, so code here would be a dependency of all of them.
 """
-
-
-def __getattr__(name: str):
-    if name == "load":
-        from tinydetect.api import load
-
-        return load
-    raise AttributeError(f"module 'tinydetect' has no attribute {name!r}")

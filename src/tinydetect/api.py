@@ -1,8 +1,8 @@
 """The Python API: score texts with a detector the pipeline made, from the lean install (`pip install tinydetect`:
 ONNX Runtime, SentencePiece and NumPy, no torch).
 
-    import tinydetect
-    detector = tinydetect.load("models/onnx/pruned/model_int8.onnx")   # any variant `tinydetect predict` takes
+    from tinydetect.api import load
+    detector = load("models/onnx/pruned/model_int8.onnx")   # any variant `tinydetect predict` takes
     detector.score(["The river rose after the rain.", "..."])
     # [{"p_ai": 0.03, "label": "HUMAN", "reason": None, "obfuscated": False, "invisible_characters": 0,
     #   "mixed_script_words": 0}, ...]
