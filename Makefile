@@ -8,7 +8,7 @@ SERVE_VENV := .venv-serve
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: repro test serve-env optimum-env web-page bench bench-latency bench-quality bench-web report demo-data toolchains clean-venv
+.PHONY: repro test docs serve-env optimum-env web-page bench bench-latency bench-quality bench-web report demo-data toolchains clean-venv
 BASE ?= main
 
 $(BIN)/activate: requirements.txt pyproject.toml
@@ -71,7 +71,12 @@ repro:
 test:
 	$(MAKE) --no-print-directory -j5 $(BIN)/activate toolchains serve-env web-page optimum-env
 	$(BIN)/ruff check .
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 	$(BIN)/python -m pytest
+
+# The documentation site (docs/, mkdocs.yml) at http://127.0.0.1:8000, rebuilt as the pages change.
+docs: $(BIN)/activate
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 # Speed and size of every variant of the models `make repro` made, then quality on real LLM data.
 bench: bench-latency bench-quality

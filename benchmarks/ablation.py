@@ -5,7 +5,7 @@ detector's own rows compared (exports are switched off in these runs to save tim
 `prune.finetune_epochs=0`, `coreml.variants=[]`; the main benchmark runs them all). The threshold
 policy moves no ranking metric, so it has no row: each row reports F1 and accuracy at the F1-optimal
 cut beside the shipped cut's false-positive rate. Writes
-`benchmarks/results/ablation_<data>.json` and prints the table the README copies.
+`benchmarks/results/ablation_<data>.json` and prints the table docs/detector.md copies.
 
     python -m benchmarks.ablation --data l2r [--only lexical,defaults]
 """

@@ -7,7 +7,7 @@ test the encoder alone, the lexical branch alone and the two fused (what ships).
 
     python -m benchmarks.encoder --data l2r --seeds 3 [--set train.learning_rate=0.0001 ...] [--keep DIR]
     python -m benchmarks.encoder --data l2r --hold-out-domain ProductReview   # leave one domain out
-    python -m benchmarks.encoder --table benchmarks/results/encoder_l2r*.json  # the README's rows, from the results
+    python -m benchmarks.encoder --table benchmarks/results/encoder_l2r*.json  # docs/detector.md's rows, from the results
 
 - Seeds vary the model (pre-training, initialisation, batches); the split is the one `base.seed` gives, so the
   spread is the recipe's own, not the data's.
@@ -173,7 +173,7 @@ def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
 
 
 def table_rows(results: Sequence[dict]) -> list[str]:
-    """Markdown rows, one per seed and one summary per file: the README's tables are printed from the results."""
+    """Markdown rows, one per seed and one summary per file: the docs' tables are printed from the results."""
     rows = ["| data (held-out domain); train recipe | seed | encoder val ROC-AUC by epoch | encoder alone | branch alone | fused | "
             "weights (encoder : branch) |", "|---|---|---|---|---|---|---|"]
     for result in results:
@@ -228,7 +228,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, help="results JSON (default: benchmarks/results/encoder_<data>[_<domain>].json)")
     parser.add_argument("--table", type=Path, nargs="+", metavar="RESULTS_JSON",
-                        help="print the README's table rows of these results files and stop (nothing runs)")
+                        help="print the docs' table rows of these results files and stop (nothing runs)")
     args = parser.parse_args()
     if args.table:
         print("\n".join(table_rows([json.loads(path.read_text()) for path in args.table])))

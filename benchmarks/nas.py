@@ -39,7 +39,7 @@ from tinydetect.modeling.model import Detector, count_parameters
 from tinydetect.runtime.onnx_scorer import OnnxScorer, onnx_session
 from tinydetect.testing.workspace import copy_sources
 
-# the real settings (README, "Architecture search"); the demo's params.yaml keeps `make repro` short
+# the real settings (docs/nas.md); the demo's params.yaml keeps `make repro` short
 REAL_SETTINGS = [
     "supernet.mlm_epochs=2", "supernet.epochs=10", "latency.samples=150", "latency.runs=50",
     "search.population=16", "search.generations=8",

@@ -261,7 +261,7 @@ def federated_round(browser, name: str, per_label: int, held_out: int, scratch: 
 
 
 def screenshot(browser, url: str, feedback: list[dict], text: str) -> None:
-    """The page after a user scored a text, corrected a few labels and trained: for the README."""
+    """The page after a user scored a text, corrected a few labels and trained: for docs/web.md."""
     page = browser.new_context(viewport={"width": 900, "height": 720}).new_page()
     page.goto(url)
     page.evaluate("window.tinydetect.ready")

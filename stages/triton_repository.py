@@ -1,7 +1,7 @@
 """triton: the served ONNX variant as a model repository for a stock Triton server -> models/triton/<variant>/.
 
 `<variant>/1/model.onnx` + `config.pbtxt` (ONNX Runtime backend, dynamic batching, CPU instances, from params' serve
-section), the tokenizer assets and detector.json beside them (README, "Serving"). The config is read back through
+section), the tokenizer assets and detector.json beside them (docs/serving.md). The config is read back through
 Triton's model-config protobuf and must name the graph's tensors; the copied model must score val as its source.
 Named triton_repository.py, not triton.py: a script beside the `triton` package (torch imports it) would shadow it.
 """

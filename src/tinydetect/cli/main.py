@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo_parser = commands.add_parser(
         "demo-data", help="write the bundled demo texts (English and Korean, human-written)",
-        description="Rebuild the demo data/real/ file from text shipped in installed packages (see README, 'Demo data').",
+        description="Rebuild the demo data/real/ file from text shipped in installed packages (see docs/data.md).",
     )
     demo_parser.add_argument("output", help="JSONL file to write, e.g. data/real/demo.jsonl")
     demo_parser.add_argument("--max-english", type=int, default=240, help="at most this many English texts")

@@ -240,11 +240,11 @@ class QuantizeConfig(_ParityLimits):
     int4_block_size: int = Field(32, ge=8, description="weights per INT4 scale (ONNX MatMulNBits)")
     fuse_skip_layer_norm: bool = Field(
         False, description="ORT's SkipLayerNormalization fusion in the ONNX graphs; off, residual Add + LayerNormalization "
-        "stay apart, which ONNX Runtime 1.31 runs faster on this CPU (README, 'Smaller and faster')",
+        "stay apart, which ONNX Runtime 1.31 runs faster on this CPU (docs/variants.md)",
     )
     dynamic_length: bool = Field(
         True, description="ONNX graphs (all but model_fixed.onnx) with a dynamic sequence axis: each batch is padded "
-        "to its longest text, not to the tokenizer's length (README, 'Smaller and faster')",
+        "to its longest text, not to the tokenizer's length (docs/variants.md)",
     )
 
 
@@ -374,7 +374,7 @@ class SupernetConfig(_Section):
     epochs: int = Field(6, ge=1, description="epochs on the detection task")
     random_subnets: int = Field(0, ge=0, description="sandwich rule: random sub-networks per step beside the "
                                 "largest and the smallest")
-    learning_rate: float = Field(5e-4, gt=0, description="1e-3 left the large sub-networks near chance (README)")
+    learning_rate: float = Field(5e-4, gt=0, description="1e-3 left the large sub-networks near chance (docs/nas.md)")
     batch_size: int = Field(32, ge=1)
     mlm_probability: float = Field(0.15, gt=0, lt=1)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
@@ -398,7 +398,7 @@ class SupernetConfig(_Section):
 class LatencyConfig(_Section):
     """The `latency` stage: sub-networks timed as ONNX INT8 on this machine, and the predictor fitted on them."""
 
-    samples: int = Field(30, ge=4, description="sub-networks measured (the paper: a few hundred; see README)")
+    samples: int = Field(30, ge=4, description="sub-networks measured (the paper: a few hundred; see docs/nas.md)")
     held_out_fraction: float = Field(0.25, gt=0, lt=1, description="measured sub-networks the predictor never "
                                      "sees: its error is reported on them")
     runs: int = Field(20, ge=3, description="timed runs per sub-network (the median is kept)")

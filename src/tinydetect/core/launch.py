@@ -5,7 +5,7 @@ process, exactly as `python stages/train.py` would; with N > 1, `torchrun --stan
 starts N copies of it on this machine (`torch.distributed.run.main` is torchrun's own entry point). The Hugging
 Face `Trainer` in each copy finds the others through the environment torchrun sets (RANK, WORLD_SIZE, ...) and
 trains with DistributedDataParallel over gloo: the training code is the same in both cases. Several machines:
-run torchrun yourself with `--nnodes` (README, "Team and scale").
+run torchrun yourself with `--nnodes` (docs/scale.md).
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def load_dir(directory: str | Path) -> list[Record]:
     for path in others:
         print(f"{path}: skipped, not a .jsonl file", file=sys.stderr)
     if not files:
-        raise DataError(f"{directory}: no .jsonl files (see README, 'Your data')")
+        raise DataError(f"{directory}: no .jsonl files (see docs/data.md)")
     records: list[Record] = []
     seen: dict[str, str] = {}
     for path in files:

@@ -65,7 +65,7 @@ def optimize(source: str | Path, target: str | Path, num_heads: int, head_size: 
 
     SkipLayerNormalization (residual add + LayerNorm in one op) is fused only when asked: on this CPU ONNX Runtime
     1.31's kernel took 0.32 ms for one [1, 128, 312] tensor, 23% of the pruned INT8 model's time (ORT's profiler,
-    benchmarks/results/latency_fused_skip_layer_norm.json), and the unfused graph is faster (README, "Smaller and faster").
+    benchmarks/results/latency_fused_skip_layer_norm.json), and the unfused graph is faster (docs/variants.md).
 
     Attention is fused only when `num_heads` x `head_size` is the hidden size (every head kept). A pruned model's
     narrower attention (8 heads x 26 = 208 of 312) could be fused too, told 8 heads and 208 (one `Attention` op per

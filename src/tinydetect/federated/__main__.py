@@ -7,7 +7,7 @@ import sys
 
 from tinydetect.core.errors import UserError
 
-DESCRIPTION = """Federated averaging of the web page's head on Flower (README, "Federated learning").
+DESCRIPTION = """Federated averaging of the web page's head on Flower (docs/web.md).
 
   server: runs the rounds (Flower's FedAvg), serves the page, the web assets and the browsers' API over HTTP
   client: a Python client: trains the head on its own labelled texts and sends only the quantized change

@@ -1,6 +1,6 @@
 """The lexical branch: a TF-IDF logistic regression over token n-grams, computed inside the model's graph.
 
-Measured on the quality benchmarks' splits (see README, "Quality"), a logistic regression on
+Measured on the quality benchmarks' splits (see docs/detector.md), a logistic regression on
 sublinear TF-IDF of token unigrams and hashed bigrams over a text's first 510 tokens beat the
 character n-gram baseline on L2R (ROC-AUC 0.952 vs 0.935) and came close on KatFish (0.996 vs
 0.998); over the 126 tokens BERT reads it lost ~0.01, and as the mean over n-grams (the fastText-style

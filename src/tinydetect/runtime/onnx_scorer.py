@@ -22,7 +22,7 @@ ORT_LOAD_ERRORS = (ort_errors.Fail, ort_errors.InvalidArgument, ort_errors.Inval
 # The export decides whether residual Add + LayerNormalization are fused (`quantize.fuse_skip_layer_norm`); ONNX
 # Runtime's load-time fusion would fuse them anyway and undo an unfused export, which is the faster one on this CPU:
 # without that pass a 128-token text through the INT8 detector took 29% less time (the `+dynamic_length` and
-# `shipped` rows of the levers in benchmarks/results/latency.json; README, "Smaller and faster").
+# `shipped` rows of the levers in benchmarks/results/latency.json; docs/variants.md).
 # A graph exported fused keeps its fused ops: the export made them, not this load-time pass.
 DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
 

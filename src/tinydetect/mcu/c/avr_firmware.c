@@ -1,6 +1,6 @@
 /* The deployable firmware, as an Arduino UNO sketch would be: texts arrive on the serial port (9600 baud
  * at 16 MHz), each ended by a NUL byte; the answer goes back as "AI <logit>" or "HUMAN <logit>".
- * `avr-size` of this build is the flash and static RAM the README reports. */
+ * `avr-size` of this build is the flash and static RAM docs/mcu.md reports. */
 #include <avr/io.h>
 #include <stdio.h>
 
