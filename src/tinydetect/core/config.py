@@ -181,7 +181,7 @@ AttackName = Literal["zero_width_space", "homoglyph", "whitespace", "upper_lower
 
 
 class TrainConfig(_Section):
-    learning_rate: float = Field(5e-4, gt=0)
+    learning_rate: float = Field(2e-4, gt=0)
     batch_size: int = Field(32, ge=1)
     epochs: int = Field(6, ge=1)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
