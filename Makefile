@@ -71,6 +71,7 @@ repro:
 test:
 	$(MAKE) --no-print-directory -j5 $(BIN)/activate toolchains serve-env web-page optimum-env
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 	$(BIN)/python -m pytest
 

@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 from benchmarks import REPO_ROOT
-from benchmarks.quality import commit
+from benchmarks._common import commit
 from tinydetect.core.files import write_json
 
 FAST = ["prune.finetune_epochs=0", "coreml.variants=[]"]

@@ -43,12 +43,13 @@ from sklearn.metrics import roc_auc_score
 from transformers import TrainerCallback
 
 from benchmarks import REPO_ROOT
-from benchmarks.quality import DATASETS, commit, run_folder, set_overrides, write_user_data
+from benchmarks._common import commit
+from benchmarks.quality import DATASETS, run_folder, set_overrides, write_user_data
 from tinydetect.core.config import SECTIONS, parse_section
 from tinydetect.core.files import write_json
 from tinydetect.core.records import Record, load_dir
 from tinydetect.data.split import split_records
-from tinydetect.evaluation.threshold import label_shares
+from tinydetect.decision.threshold import label_shares
 from tinydetect.modeling.model import margin_parts, predict_logits
 from tinydetect.modeling.pretraining import pretrain
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece

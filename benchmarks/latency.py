@@ -36,10 +36,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import REPO_ROOT, SHARED_DATA
+from benchmarks._common import SHORT_LENGTH, commit, time_runs, token_batch
 
 THREADS = (1, 2)
 THROUGHPUT_BATCH = 32
-SHORT_LENGTH = 128
 # the benchmarks' real data (benchmarks/quality.py): English blogs, reviews, messages; Korean essays
 REAL_TEXT_FILES = {"l2r": ("l2r_blogs_en.jsonl", "l2r_reviews_messages_en.jsonl"), "katfish": ("katfish_essays_ko.jsonl",)}
 
@@ -57,13 +57,6 @@ def real_texts(per_corpus: int, seed: int = 0) -> dict[str, list[str]]:
     return texts
 
 
-def token_batch(vocab_size: int, max_length: int, batch: int) -> dict[str, np.ndarray]:
-    """Full-length inputs, the worst case: [CLS] + random pieces + [SEP], no padding."""
-    ids = np.random.default_rng(0).integers(5, vocab_size, size=(batch, max_length), dtype=np.int64)
-    ids[:, 0], ids[:, -1] = 2, 3
-    return {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-
-
 def forward(scorer):
     """A function running the bare model on a token batch, for a PyTorch or ONNX scorer."""
     if hasattr(scorer, "runner"):
@@ -75,13 +68,6 @@ def forward(scorer):
             return scorer.model(**{name: torch.from_numpy(array) for name, array in inputs.items()}).logits
 
     return run
-
-
-def time_runs(run, inputs, runs: int, warmup: int = 10) -> np.ndarray:
-    """Milliseconds of `runs` calls on the same inputs, after `warmup` calls."""
-    from tinydetect.evaluation.latency import time_calls
-
-    return time_calls(run, [inputs] * max(runs, warmup), warmup=warmup)[-runs:]
 
 
 def measure_one(path: str, runs: int) -> dict:
@@ -273,7 +259,6 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({**measure_one(args.one, args.runs), **(measure_end_to_end(args.one, texts) if texts else {})}))
         return
 
-    from benchmarks.quality import commit
     from tinydetect.core.files import write_json
     from tinydetect.runtime.variants import VARIANTS, variant_named
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import REPO_ROOT
-from benchmarks.latency import SHORT_LENGTH, time_runs, token_batch
+from benchmarks._common import SHORT_LENGTH, time_runs, token_batch
 
 OPTIMUM_VENV = REPO_ROOT / ".venv-optimum"
 OPTIMUM_REQUIREMENTS = REPO_ROOT / "benchmarks" / "requirements-optimum.txt"
@@ -62,8 +62,8 @@ def percentiles(timings) -> tuple[float, float]:
 def time_row(run: Callable[[dict], object], encode: Callable[[list[str]], dict], feed: dict, texts: list[str],
              runs: int) -> dict:
     """p50 of the fixed feed; p50/p95 of tokenizer + model + softmax over each real text, one at a time."""
+    from tinydetect.decision.probability import probability_ai
     from tinydetect.evaluation.latency import time_calls
-    from tinydetect.evaluation.metrics import probability_ai
 
     fixed = time_runs(run, feed, runs)
     row = {"p50_ms_128": percentiles(fixed)[0]}
@@ -77,7 +77,7 @@ def test_roc_auc(run: Callable[[dict], object], encode: Callable[[list[str]], di
     from sklearn.metrics import roc_auc_score
 
     from tinydetect.core.records import load_file
-    from tinydetect.evaluation.metrics import probability_ai
+    from tinydetect.decision.probability import probability_ai
 
     test = load_file(workdir / "data/split/test.jsonl")
     scores = [float(probability_ai(run(encode([record.text]))[0])[0]) for record in test]

@@ -27,12 +27,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from benchmarks import REPO_ROOT
-from benchmarks.quality import DATASETS, commit, user_rows
+from benchmarks._common import commit
+from benchmarks.quality import DATASETS, user_rows
 from tinydetect.core.config import SplitConfig, TokenizerConfig
 from tinydetect.core.files import write_json
 from tinydetect.core.records import parse_record
 from tinydetect.data.split import split_records
-from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
+from tinydetect.modeling.baseline import baseline_probability_ai, train_baseline
 from tinydetect.modeling.lexical import LexicalBranch
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 

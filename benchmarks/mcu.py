@@ -21,8 +21,9 @@ import torch
 import yaml
 
 from benchmarks import REPO_ROOT
+from benchmarks._common import commit
 from benchmarks.lexical_features import load_split
-from benchmarks.quality import DATASETS, commit
+from benchmarks.quality import DATASETS
 from tinydetect.core.config import MCUConfig
 from tinydetect.core.files import write_json
 from tinydetect.mcu import build, toolchain

@@ -31,7 +31,8 @@ import yaml
 from sklearn.metrics import roc_auc_score
 
 from benchmarks import REPO_ROOT
-from benchmarks.quality import apply_overrides, commit, detector_parts, run_folder, run_pipeline, write_user_data
+from benchmarks._common import commit
+from benchmarks.quality import apply_overrides, detector_parts, run_folder, run_pipeline, write_user_data
 from tinydetect.core.files import write_json
 from tinydetect.core.records import load_file
 from tinydetect.evaluation.latency import time_calls

@@ -38,9 +38,12 @@ import yaml
 from sklearn.metrics import roc_auc_score
 
 from benchmarks import REPO_ROOT, SHARED_DATA
+from benchmarks._common import commit
 from tinydetect.core.files import read_lines, write_json, write_jsonl
 from tinydetect.core.records import load_file
-from tinydetect.evaluation.metrics import choose_threshold, probability_ai, quality
+from tinydetect.decision.policies import choose_threshold
+from tinydetect.decision.probability import probability_ai
+from tinydetect.evaluation.metrics import quality
 from tinydetect.modeling.model import Detector, margin_parts
 from tinydetect.testing.workspace import copy_sources, python_env
 
@@ -190,13 +193,6 @@ def run_folder(benchmark: str, data: str, keep: Path | None) -> Path | None:
     workdir = keep or Path(tempfile.mkdtemp(prefix=f"tinydetect-{benchmark}-{data}-"))
     workdir.mkdir(parents=True, exist_ok=True)
     return workdir
-
-
-def commit() -> str:
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                           capture_output=True, text=True).stdout.strip()
-    return head + ("+uncommitted" if dirty else "")
 
 
 def print_table(data: str, result: dict) -> None:

@@ -35,12 +35,13 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from benchmarks import REPO_ROOT
-from benchmarks.quality import apply_overrides, commit, run_folder, run_pipeline, write_user_data
+from benchmarks._common import commit
+from benchmarks.quality import apply_overrides, run_folder, run_pipeline, write_user_data
 from tinydetect.core.config import load_params
 from tinydetect.core.files import write_json
 from tinydetect.core.records import Record, load_file
-from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
-from tinydetect.evaluation.threshold import Threshold
+from tinydetect.decision.threshold import Threshold
+from tinydetect.modeling.baseline import baseline_probability_ai, train_baseline
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 from tinydetect.modeling.training import policy_threshold
 from tinydetect.robustness.attacks import CHARACTER_LEVEL, WORD_LEVEL, attack

@@ -32,7 +32,7 @@ import yaml
 from moto.server import ThreadedMotoServer
 
 from benchmarks import REPO_ROOT
-from benchmarks.quality import commit
+from benchmarks._common import commit
 from tinydetect.core.files import write_json
 from tinydetect.testing.workspace import copy_sources, python_env, stages_run
 

@@ -37,7 +37,7 @@ import numpy as np
 from tritonclient.utils import InferenceServerException
 
 from benchmarks import REPO_ROOT
-from benchmarks.quality import commit
+from benchmarks._common import commit
 from tinydetect.core.config import load_params
 from tinydetect.core.files import iter_jsonl, write_json
 from tinydetect.core.records import load_file

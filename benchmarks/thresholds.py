@@ -5,7 +5,7 @@ written by `benchmarks.quality`), picks the cut on val with each policy `eval.th
 offers, and reports on test what a user of that cut gets: the share of human texts labelled AI
 (pooled and in the worst domain) and the share of AI texts caught, beside the best recall the ROC
 curve allows at 1% FPR. Each policy is also tried per language (its cut chosen on each language's val
-texts alone, `evaluation.threshold.threshold_from_val` as `train` makes it), where val holds both labels in
+texts alone, `decision.threshold.threshold_from_val` as `train` makes it), where val holds both labels in
 more than one language. Writes `benchmarks/results/thresholds_<data>.json` (with `--scores`: named after the scores file).
 
     python -m benchmarks.thresholds --data both
@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import REPO_ROOT
-from benchmarks.quality import commit
+from benchmarks._common import commit
 from tinydetect.core.files import read_lines, write_json
-from tinydetect.evaluation.metrics import THRESHOLD_POLICIES, tpr_at_fpr
-from tinydetect.evaluation.threshold import threshold_from_val
+from tinydetect.decision.policies import THRESHOLD_POLICIES
+from tinydetect.decision.threshold import threshold_from_val
+from tinydetect.evaluation.metrics import tpr_at_fpr
 
 
 def load_scores(path: Path) -> dict[str, dict[str, np.ndarray]]:

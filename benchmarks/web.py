@@ -35,7 +35,8 @@ from urllib.parse import urlparse
 import numpy as np
 
 from benchmarks import REPO_ROOT
-from benchmarks.quality import commit, user_rows
+from benchmarks._common import commit
+from benchmarks.quality import user_rows
 from tinydetect.core.config import load_params
 from tinydetect.core.files import write_json, write_jsonl
 from tinydetect.core.records import load_file

@@ -18,7 +18,7 @@ from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
 from tinydetect.core.files import size_mb, write_json
 from tinydetect.core.records import LABELS, load_file
-from tinydetect.evaluation.metrics import probability_ai
+from tinydetect.decision.probability import probability_ai
 from tinydetect.evaluation.parity import check_parity, parity
 from tinydetect.export import coreml as coreml_export
 from tinydetect.export.traceable import INPUT_NAMES

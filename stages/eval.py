@@ -15,9 +15,10 @@ from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
 from tinydetect.core.files import read_json, write_json, write_jsonl, write_text
 from tinydetect.core.records import load_file
-from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
+from tinydetect.decision.probability import probability_ai
+from tinydetect.decision.threshold import cut_fields, label_shares, threshold_from_val
 from tinydetect.evaluation.latency import percentiles_ms, time_calls
-from tinydetect.evaluation.metrics import probability_ai, quality
+from tinydetect.evaluation.metrics import quality
 from tinydetect.evaluation.model_card import render as render_model_card
 from tinydetect.evaluation.parity import parity
 from tinydetect.evaluation.plots import (
@@ -32,7 +33,7 @@ from tinydetect.evaluation.plots import (
     write_png,
 )
 from tinydetect.evaluation.slices import calibration, slice_quality
-from tinydetect.evaluation.threshold import cut_fields, label_shares, threshold_from_val
+from tinydetect.modeling.baseline import baseline_probability_ai, train_baseline
 from tinydetect.modeling.model import count_parameters
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 from tinydetect.runtime.scorers import load_scorer

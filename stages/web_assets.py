@@ -14,7 +14,7 @@ from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
 from tinydetect.core.files import write_json
 from tinydetect.core.records import load_file
-from tinydetect.evaluation.metrics import probability_ai
+from tinydetect.decision.probability import probability_ai
 from tinydetect.evaluation.parity import check_parity
 from tinydetect.modeling.model import Detector
 from tinydetect.runtime.variants import variant_named

@@ -197,7 +197,7 @@ def onnx_model(tmp_path_factory):
     """A tiny random-weight detector exported to ONNX (dynamic batch, 32 tokens), with an English and a Korean cut, and
     three labels (HUMAN cuts, the two languages, at least 3 words)."""
     from tinydetect.core.config import ModelConfig, TokenizerConfig
-    from tinydetect.evaluation.threshold import Threshold
+    from tinydetect.decision.threshold import Threshold
     from tinydetect.export.onnx import export
     from tinydetect.modeling.model import Detector, build_model
     from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece

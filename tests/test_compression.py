@@ -14,8 +14,8 @@ from tinydetect.compression.pruning import importance, prune
 from tinydetect.compression.quantization import load_int8, quantize_int8, save_int8
 from tinydetect.core.config import ModelConfig, TokenizerConfig
 from tinydetect.core.errors import UserError
+from tinydetect.decision.threshold import Threshold
 from tinydetect.evaluation.parity import check_parity
-from tinydetect.evaluation.threshold import Threshold
 from tinydetect.export import onnx as onnx_export
 from tinydetect.modeling.model import Detector, DetectorModel, build_model, count_parameters
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece

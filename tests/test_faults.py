@@ -25,7 +25,7 @@ from tinydetect.cli.predict import score_to
 from tinydetect.core.config import ModelConfig, SynthConfig, TokenizerConfig
 from tinydetect.core.files import write_jsonl
 from tinydetect.core.records import load_file, parse_record
-from tinydetect.evaluation.threshold import Threshold
+from tinydetect.decision.threshold import Threshold
 from tinydetect.export.onnx import export
 from tinydetect.modeling.model import Detector, build_model
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece

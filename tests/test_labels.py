@@ -1,12 +1,12 @@
-"""Three labels (AI, HUMAN, UNSURE) with the rates their cuts promise: evaluation/threshold.py."""
+"""Three labels (AI, HUMAN, UNSURE) with the rates their cuts promise: decision/threshold.py."""
 
 import string
 
 import numpy as np
 import pytest
 
-from tinydetect.evaluation.familiarity import Familiarity
-from tinydetect.evaluation.threshold import (
+from tinydetect.decision.familiarity import Familiarity
+from tinydetect.decision.threshold import (
     BETWEEN_CUTS,
     TOO_SHORT,
     UNFAMILIAR,

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from tinydetect.evaluation.metrics import choose_threshold, quality, tpr_at_fpr
+from tinydetect.decision.policies import choose_threshold
+from tinydetect.evaluation.metrics import quality, tpr_at_fpr
 
 
 def test_perfect_scores():

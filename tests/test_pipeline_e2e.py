@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from tinydetect.evaluation.threshold import TOO_SHORT, UNSEEN_SCRIPT
+from tinydetect.decision.threshold import TOO_SHORT, UNSEEN_SCRIPT
 from tinydetect.runtime.variants import SOURCES, VARIANTS
 from tinydetect.testing.workspace import python_env
 

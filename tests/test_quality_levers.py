@@ -7,8 +7,8 @@ from sklearn.linear_model import LogisticRegression
 
 from tinydetect.core.config import ModelConfig, PretrainConfig, TokenizerConfig
 from tinydetect.core.records import parse_record
-from tinydetect.evaluation.metrics import choose_threshold_by, threshold_for_fpr
-from tinydetect.evaluation.threshold import threshold_from_val
+from tinydetect.decision.policies import choose_threshold_by, threshold_for_fpr
+from tinydetect.decision.threshold import threshold_from_val
 from tinydetect.export.traceable import ExportableDetector
 from tinydetect.modeling.cross_fitting import cross_fit_folds
 from tinydetect.modeling.distillation import cross_fitted_soft_labels, distillation_loss

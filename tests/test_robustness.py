@@ -7,10 +7,10 @@ import pytest
 
 from tinydetect.core.config import TokenizerConfig, TrainConfig
 from tinydetect.core.records import Record
+from tinydetect.modeling.normalization import normalization_rules, normalize_character
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 from tinydetect.robustness.attacks import ATTACKS, CHARACTER_LEVEL, HOMOGLYPHS, attack
 from tinydetect.robustness.augmentation import augmented, augmented_teacher
-from tinydetect.robustness.normalization import normalization_rules, normalize_character
 from tinydetect.robustness.obfuscation import obfuscation
 
 from .conftest import ENGLISH_SENTENCES, KOREAN_SENTENCES, make_human_rows, shared_file
@@ -187,7 +187,7 @@ def test_train_config_names_the_attacks_it_accepts():
 def test_predict_scores_the_normalized_text_and_reports_the_obfuscation(tmp_path):
     """An evaded copy of a text gets the very score of the original, and the row says it was evaded."""
     from tinydetect.core.config import ModelConfig
-    from tinydetect.evaluation.threshold import Threshold
+    from tinydetect.decision.threshold import Threshold
     from tinydetect.modeling.model import Detector, build_model
 
     from .conftest import write_rows

@@ -20,7 +20,7 @@ from tinydetect.cli.main import main as tinydetect
 from tinydetect.core.config import ServeConfig
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import iter_jsonl
-from tinydetect.evaluation.threshold import TOO_SHORT, UNSEEN_SCRIPT
+from tinydetect.decision.threshold import TOO_SHORT, UNSEEN_SCRIPT
 from tinydetect.runtime.onnx_scorer import OnnxScorer
 from tinydetect.runtime.variants import variant_named
 from tinydetect.serving import client as triton

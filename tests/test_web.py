@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tinydetect.core.config import ModelConfig, TokenizerConfig
-from tinydetect.evaluation.threshold import Threshold
+from tinydetect.decision.threshold import Threshold
 from tinydetect.modeling.lexical import LexicalBranch
 from tinydetect.modeling.model import Detector, build_model
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece

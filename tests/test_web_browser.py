@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from tinydetect.evaluation.threshold import UNFAMILIAR
+from tinydetect.decision.threshold import UNFAMILIAR
 from tinydetect.federated.process import TEST_TOKEN, launch_client, launch_server
 from tinydetect.federated.process import get_json as call
 from tinydetect.serving.process import interrupt
@@ -48,7 +48,7 @@ def test_the_page_scores_as_the_python_onnx_scorer(chromium, site, web_assets):
     scores = page.evaluate("(texts) => window.tinydetect.score(texts)", VAL_TEXTS)
     expected = scorer.probability_ai(VAL_TEXTS)
     np.testing.assert_allclose([score["probability"] for score in scores], expected, atol=1e-4)
-    # one rule on every surface (evaluation/threshold.py): the page's labels and reasons are Python's
+    # one rule on every surface (decision/threshold.py): the page's labels and reasons are Python's
     assert [(score["label"], score["reason"]) for score in scores] == scorer.threshold.labels(expected, VAL_TEXTS)
     assert {score["label"] for score in scores} == {"AI", "HUMAN", "UNSURE"}
     assert scores[VAL_TEXTS.index(UNFAMILIAR_TEXT)]["reason"] == UNFAMILIAR

@@ -13,8 +13,8 @@ import torch
 
 from tinydetect.core.config import ModelConfig, TokenizerConfig
 from tinydetect.core.records import guess_lang
-from tinydetect.evaluation.familiarity import Familiarity
-from tinydetect.evaluation.threshold import Threshold
+from tinydetect.decision.familiarity import Familiarity
+from tinydetect.decision.threshold import Threshold
 from tinydetect.modeling.model import Detector, build_model
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 from tinydetect.web.assets import write_assets

@@ -42,7 +42,7 @@ class LoadedDetector:
 
     @property
     def threshold(self):
-        """The cuts on P(AI) (`evaluation.threshold.Threshold`), as in the model's `detector.json`."""
+        """The cuts on P(AI) (`decision.threshold.Threshold`), as in the model's `detector.json`."""
         return self.scorer.threshold
 
     def score(self, texts: Sequence[str] | str) -> list[dict]:

@@ -141,7 +141,7 @@ export function guessLanguage(text: string): string {
 const LATIN = /[A-Za-z\u00c0-\u024f]/gu;
 const count = (text: string, pattern: RegExp) => text.match(pattern)?.length ?? 0;
 
-/** tinydetect.evaluation.threshold.script_language: "ko" or "en" by script, null for any other script or none. */
+/** tinydetect.decision.threshold.script_language: "ko" or "en" by script, null for any other script or none. */
 export function scriptLanguage(text: string): string | null {
   const letters = count(text, LETTER);
   if (letters === 0) return null;
@@ -150,14 +150,14 @@ export function scriptLanguage(text: string): string | null {
   return hangul / letters > 0.3 ? "ko" : "en";
 }
 
-// the reasons of tinydetect.evaluation.threshold, word for word: every surface says the same
+// the reasons of tinydetect.decision.threshold, word for word: every surface says the same
 export const BETWEEN_CUTS = "between the cuts";
 export const UNSEEN_SCRIPT = "a script the model has no cut for";
 export const UNSEEN_LANGUAGE = "a language the model has no cut for";
 export const TOO_SHORT = "too few words to judge";
 export const UNFAMILIAR = "unlike the texts the model was trained on";
 
-/** tinydetect.evaluation.threshold.Threshold.label, the one rule of every surface: AI above the AI cut (the cut
+/** tinydetect.decision.threshold.Threshold.label, the one rule of every surface: AI above the AI cut (the cut
  * itself is not), HUMAN at or below the HUMAN cut, UNSURE between and for texts the cuts say nothing about. */
 export function labelOf(config: DetectorJson, probability: number, text: string,
   familiarity: Familiarity | null = null): { label: string; reason: string | null } {
@@ -178,7 +178,7 @@ export function labelOf(config: DetectorJson, probability: number, text: string,
   return probability <= humanCut ? { label: human, reason: null } : { label: "UNSURE", reason: BETWEEN_CUTS };
 }
 
-// tinydetect.evaluation.familiarity, line for line: the share of a text's words the train split never held
+// tinydetect.decision.familiarity, line for line: the share of a text's words the train split never held
 export interface FamiliarityJson {
   hash: string; // "fnv1a32-<bits>"
   max_words: number;

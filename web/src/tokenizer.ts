@@ -4,7 +4,7 @@
 //
 // - tokenizers.js approximates SentencePiece's `Precompiled` normalizer with NFKC (its source says so) and ignores the
 //   map. Ours is not plain NFKC: it carries the robustness rules (no invisible characters, look-alike letters mapped,
-//   case folded: tinydetect.robustness.normalization). The stage writes that map as a table, character -> output, read
+//   case folded: tinydetect.modeling.normalization). The stage writes that map as a table, character -> output, read
 //   off the Rust normalizer itself (charmap.json); the page runs it in the Precompiled step's place.
 // - tokenizers.js's Unigram model has no byte fallback: a character outside the vocabulary becomes [UNK], where
 //   SentencePiece and the Rust runtime spell it as its UTF-8 bytes (<0xEC><0x9B><0x83>). The page asks the model not to

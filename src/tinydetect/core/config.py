@@ -110,7 +110,7 @@ class TokenizerConfig(_Section):
     model_type: Literal["unigram", "bpe"] = "unigram"
     character_coverage: float = Field(0.9995, gt=0, le=1)
     normalization: Literal["robust", "nfkc"] = Field(
-        "robust", description="robust: NFKC plus the evasion rules of tinydetect.robustness.normalization")
+        "robust", description="robust: NFKC plus the evasion rules of tinydetect.modeling.normalization")
     casefold: bool = Field(True, description="robust only: fold case, so flipped capitals change no piece")
 
 
@@ -176,8 +176,11 @@ class PretrainConfig(_Section):
         return _check_processes_divide_batch(self)
 
 
-AttackName = Literal["zero_width_space", "homoglyph", "whitespace", "upper_lower", "article_deletion", "number",
-                     "insert_paragraphs", "misspelling", "alternative_spelling"]
+# The allowed names, defined here once: robustness.attacks and decision.policies import them
+CHARACTER_LEVEL_ATTACKS = ("zero_width_space", "homoglyph", "whitespace", "upper_lower")
+WORD_LEVEL_ATTACKS = ("article_deletion", "number", "insert_paragraphs", "misspelling", "alternative_spelling")
+AttackName = Literal[CHARACTER_LEVEL_ATTACKS + WORD_LEVEL_ATTACKS]
+THRESHOLD_POLICIES = ("target_fpr_pooled", "target_fpr_every_domain", "target_fpr_tolerant", "f1")
 
 
 class TrainConfig(_Section):
@@ -267,22 +270,22 @@ class CoreMLConfig(_ParityLimits):
 
 
 class EvalConfig(_Section):
-    threshold_policy: Literal["target_fpr_pooled", "target_fpr_every_domain", "target_fpr_tolerant", "f1"] = Field(
+    threshold_policy: Literal[THRESHOLD_POLICIES] = Field(
         "target_fpr_every_domain",
-        description="how train and prune choose the label threshold on val (the baseline's too); see evaluation/metrics.py",
+        description="how train and prune choose the label threshold on val (the baseline's too); see decision/policies.py",
     )
     target_fpr: float = Field(0.01, ge=0, lt=1, description="target_fpr: at most this share of val's human texts called AI")
     threshold_per_language: bool = Field(
-        True, description="a cut per language of val (its human and AI texts alone); else one cut for all (evaluation/threshold.py)"
+        True, description="a cut per language of val (its human and AI texts alone); else one cut for all (decision/threshold.py)"
     )
     target_fnr: float | None = Field(
         0.05, gt=0, lt=1, description="HUMAN only where at most this share of val's AI texts falls; between the two cuts "
-        "UNSURE (evaluation/threshold.py); null: two labels, AI or HUMAN"
+        "UNSURE (decision/threshold.py); null: two labels, AI or HUMAN"
     )
     min_words: int = Field(5, ge=0, description="shorter texts are labelled UNSURE (too few words to judge)")
     unfamiliar_share: float = Field(
         0.05, ge=0, lt=1, description="UNSURE for a text with more words the train split never held than all but this "
-        "share of val's texts (evaluation/familiarity.py); 0: no such check"
+        "share of val's texts (decision/familiarity.py); 0: no such check"
     )
     baseline_max_features: int = Field(50000, ge=100)
     max_errors: int = Field(20, ge=0, description="most confident mistakes kept in data/eval/errors.jsonl")

@@ -65,7 +65,7 @@ _CUT_DESCRIPTIONS = {
 
 
 def by_language_sentence(by_language: dict[str, float] | None) -> str:
-    """The per-language cuts (`evaluation/threshold.py`), or nothing where there is one cut."""
+    """The per-language cuts (`decision/threshold.py`), or nothing where there is one cut."""
     if not by_language:
         return ""
     cuts = ", ".join(f"{lang} {cut:.4f}" for lang, cut in sorted(by_language.items()))

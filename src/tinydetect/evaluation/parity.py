@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinydetect.core.errors import UserError
-from tinydetect.evaluation.metrics import probability_ai
+from tinydetect.decision.probability import probability_ai
 
 
 def parity(source_logits: np.ndarray, variant_logits: np.ndarray, threshold: float | np.ndarray,

@@ -19,7 +19,8 @@ from tinydetect.core.config import MCUConfig
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import write_text
 from tinydetect.core.records import Record
-from tinydetect.evaluation.metrics import choose_threshold, quality
+from tinydetect.decision.policies import choose_threshold
+from tinydetect.evaluation.metrics import quality
 from tinydetect.mcu import network, toolchain
 from tinydetect.mcu.codegen import CHUNK_BYTES, host_input, model_header, texts_header, utf8
 from tinydetect.mcu.features import feature_matrix

@@ -2,7 +2,7 @@
 
 A text is read as Unicode code points (the C code decodes UTF-8 as it streams) and normalized by a
 subset of the tokenizer's rules small enough for an ATmega328P: the invisible characters that
-`robustness.normalization` removes are dropped, every whitespace character becomes one space (runs
+`modeling.normalization` removes are dropped, every whitespace character becomes one space (runs
 collapse to one), and ASCII capitals become lower case. Look-alike letters are not mapped (19,000
 rules do not fit in 32 KB of flash; `tinydetect predict` flags them on a host).
 
@@ -30,7 +30,7 @@ from functools import cache
 
 import numpy as np
 
-from tinydetect.robustness.normalization import is_removed
+from tinydetect.modeling.normalization import is_removed
 
 FNV_OFFSET = 2166136261
 FNV_PRIME = 16777619
@@ -58,7 +58,7 @@ def _ranges(predicate) -> tuple[tuple[int, int], ...]:
 
 @cache
 def removed_ranges() -> tuple[tuple[int, int], ...]:
-    """Code points dropped: `robustness.normalization.is_removed`, as ranges for the C table."""
+    """Code points dropped: `modeling.normalization.is_removed`, as ranges for the C table."""
     return _ranges(is_removed)
 
 

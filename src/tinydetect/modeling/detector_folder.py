@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 
 from tinydetect.core.errors import UserError, first_line
 from tinydetect.core.records import LABELS
-from tinydetect.evaluation.threshold import Threshold
+from tinydetect.decision.threshold import Threshold
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 
 DETECTOR_FILE = "detector.json"

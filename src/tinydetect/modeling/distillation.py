@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from transformers import Trainer
 
 from tinydetect.core.records import Record
-from tinydetect.evaluation.baseline import baseline_probability_ai, train_baseline
+from tinydetect.modeling.baseline import baseline_probability_ai, train_baseline
 from tinydetect.modeling.cross_fitting import cross_fit_folds
 
 TEACHER_FIELD = "teacher_p_ai"  # the dataset field holding the teacher's P(AI); NaN where there is none

@@ -2,7 +2,7 @@
 
 A saved detector folder holds `config.json` + `model.safetensors` (`save_pretrained`),
 `tokenizer.model` + `tokenizer_config.json`, and `detector.json` (the threshold chosen
-on val, and one per language where chosen: `evaluation/threshold.py`), so everything that scores text loads the same three things.
+on val, and one per language where chosen: `decision/threshold.py`), so everything that scores text loads the same three things.
 
 `DetectorModel` is `BertForSequenceClassification` that also knows per-layer widths:
 after structured pruning (see `pruning.py`) each layer may keep fewer attention heads
@@ -24,8 +24,8 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from tinydetect.core.config import ModelConfig
 from tinydetect.core.records import LABELS
-from tinydetect.evaluation.metrics import probability_ai
-from tinydetect.evaluation.threshold import Threshold
+from tinydetect.decision.probability import probability_ai
+from tinydetect.decision.threshold import Threshold
 from tinydetect.modeling.detector_folder import read_threshold, unreadable_model_is_a_user_error, write_detector_files
 from tinydetect.modeling.lexical import LexicalBranch
 from tinydetect.modeling.tokenizer import PAD_ID, DetectorTokenizer

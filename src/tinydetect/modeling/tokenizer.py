@@ -3,7 +3,7 @@
 Piece ids 0-4 are fixed so every export (PyTorch, ONNX, Core ML, a browser) agrees:
 0 [PAD], 1 [UNK], 2 [CLS], 3 [SEP], 4 [MASK]. Byte fallback maps characters never seen
 in training (emoji, rare Hangul) to byte pieces instead of [UNK]. The normalization
-(`tokenizer.normalization: robust`, see tinydetect.robustness.normalization) is compiled
+(`tokenizer.normalization: robust`, see tinydetect.modeling.normalization) is compiled
 into the model, so every runtime that reads it or its `tokenizer.json` applies it.
 """
 
@@ -20,7 +20,7 @@ import sentencepiece as spm
 
 from tinydetect.core.config import TokenizerConfig
 from tinydetect.core.errors import UserError
-from tinydetect.robustness.normalization import normalization_rule_tsv
+from tinydetect.modeling.normalization import normalization_rule_tsv
 
 MODEL_FILE = "tokenizer.model"
 CONFIG_FILE = "tokenizer_config.json"

@@ -27,8 +27,8 @@ from tinydetect.core.config import EvalConfig, ModelConfig, TrainConfig
 from tinydetect.core.errors import UserError
 from tinydetect.core.launch import distributed_arguments, per_process_batch, shared_scratch
 from tinydetect.core.records import Record
-from tinydetect.evaluation.metrics import probability_ai
-from tinydetect.evaluation.threshold import Threshold, threshold_from_val
+from tinydetect.decision.probability import probability_ai
+from tinydetect.decision.threshold import Threshold, threshold_from_val
 from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer
 from tinydetect.modeling.lexical import fuse
 from tinydetect.modeling.model import (

@@ -31,7 +31,7 @@ from tinydetect.core.config import ModelConfig, SupernetConfig
 from tinydetect.core.errors import UserError
 from tinydetect.core.launch import shared_scratch
 from tinydetect.core.records import LABELS, Record
-from tinydetect.evaluation.metrics import probability_ai
+from tinydetect.decision.probability import probability_ai
 from tinydetect.modeling.model import DetectorModel
 from tinydetect.modeling.pretraining import UnlabelledTexts, hf_tokenizer
 from tinydetect.modeling.tokenizer import PAD_ID, DetectorTokenizer

@@ -20,6 +20,8 @@ import random
 import re
 from collections.abc import Callable
 
+from tinydetect.core.config import CHARACTER_LEVEL_ATTACKS, WORD_LEVEL_ATTACKS
+
 HOMOGLYPHS = {  # RAID's table: Latin letters -> Cyrillic and Greek look-alikes
     "a": "а", "A": "АΑ", "B": "ВΒ", "e": "е", "E": "ЕΕ", "c": "с", "p": "р", "K": "КΚ", "O": "ОΟ",
     "P": "РΡ", "M": "МΜ", "H": "НΗ", "T": "ТΤ", "X": "ХΧ", "C": "С", "y": "у", "o": "о", "x": "х",
@@ -30,8 +32,7 @@ RAID_STRENGTH = {  # the share of candidates each attack edits, as RAID's genera
     "article_deletion": 0.5, "number": 0.5, "insert_paragraphs": 0.5, "misspelling": 0.2,
     "alternative_spelling": 1.0,
 }
-CHARACTER_LEVEL = ("zero_width_space", "homoglyph", "whitespace", "upper_lower")
-WORD_LEVEL = ("article_deletion", "number", "insert_paragraphs", "misspelling", "alternative_spelling")
+CHARACTER_LEVEL, WORD_LEVEL = CHARACTER_LEVEL_ATTACKS, WORD_LEVEL_ATTACKS  # the names `train.augment_attacks` allows
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+")
 _WORD = re.compile(r"[^\W\d_]+")
 
@@ -149,6 +150,7 @@ ATTACKS: dict[str, Callable[[str, random.Random, float], str]] = {
     "upper_lower": upper_lower, "article_deletion": article_deletion, "number": number,
     "insert_paragraphs": insert_paragraphs, "misspelling": misspelling, "alternative_spelling": alternative_spelling,
 }
+assert set(ATTACKS) == set(CHARACTER_LEVEL + WORD_LEVEL), "an attack without its name in core.config, or the reverse"
 
 
 def attack(text: str, name: str, seed: int, strength: float | None = None) -> str:

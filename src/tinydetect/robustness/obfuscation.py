@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from tinydetect.robustness.normalization import is_removed, latin_confusables
+from tinydetect.modeling.normalization import is_removed, latin_confusables
 
 # Joiners and presentation selectors that belong to an emoji sequence (👨‍👩‍👧, ❤️): removed by the
 # rules like any format character, but not a sign of evasion there.

@@ -10,7 +10,7 @@ import onnxruntime
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
 
 from tinydetect.core.errors import UserError, first_line
-from tinydetect.evaluation.metrics import probability_ai
+from tinydetect.decision.probability import probability_ai
 from tinydetect.modeling.detector_folder import read_threshold, unreadable_model_is_a_user_error
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 

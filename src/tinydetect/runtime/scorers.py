@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from tinydetect.core.errors import UserError
-from tinydetect.evaluation.threshold import Threshold
+from tinydetect.decision.threshold import Threshold
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 from tinydetect.runtime.onnx_scorer import OnnxScorer
 from tinydetect.runtime.variants import coreml_source_folder, format_of

@@ -39,7 +39,7 @@ class TritonPythonModel:
                     error=pb_utils.TritonError(str(error), pb_utils.TritonError.INVALID_ARG))
         every_text = [text for _, texts in texts_by_request for text in texts]
         p_ai = self.scorer.probability_ai(every_text).astype(np.float32)
-        labels = self.scorer.threshold.labels(p_ai, every_text)  # the rule of every surface (evaluation/threshold.py)
+        labels = self.scorer.threshold.labels(p_ai, every_text)  # the rule of every surface (decision/threshold.py)
         start = 0
         for index, texts in texts_by_request:
             end = start + len(texts)

@@ -29,8 +29,8 @@ import numpy as np
 
 from tinydetect.core.errors import UserError
 from tinydetect.core.records import LABELS
-from tinydetect.evaluation.metrics import probability_ai
-from tinydetect.evaluation.threshold import is_ai
+from tinydetect.decision.probability import probability_ai
+from tinydetect.decision.threshold import is_ai
 
 ADAM_BETAS, ADAM_EPSILON = (0.9, 0.999), 1e-8
 PRIOR_CLIP = 0.05

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinydetect.evaluation.metrics import probability_ai
+from tinydetect.decision.probability import probability_ai
 from tinydetect.modeling.detector_folder import read_threshold
 from tinydetect.runtime.onnx_scorer import onnx_session
 from tinydetect.web.head import Head

@@ -24,8 +24,8 @@ import numpy as np
 from scipy.stats import binomtest
 
 from tinydetect.core.records import guess_lang, script_language
-from tinydetect.evaluation.familiarity import Familiarity
-from tinydetect.evaluation.metrics import choose_threshold_by
+from tinydetect.decision.familiarity import Familiarity
+from tinydetect.decision.policies import choose_threshold_by
 
 AI, HUMAN, UNSURE = "AI", "HUMAN", "UNSURE"
 # reasons for UNSURE, said in words on every surface (predict's `reason`, the served `reason`, the page)
@@ -61,7 +61,7 @@ class Threshold:
     UNSURE. A folder written before three labels has no `human` cut: its label is AI or HUMAN only. `languages`: those
     val had human texts of (a text of another gets UNSURE); `min_words`: shorter texts get UNSURE; `rates`: what each
     cut promises, as measured on val (`label_rates` in detector.json); `familiarity`: a text with more words the train
-    split never held than it allows gets UNSURE (`evaluation.familiarity`)."""
+    split never held than it allows gets UNSURE (`decision.familiarity`)."""
 
     pooled: float
     by_language: Mapping[str, float] = field(default_factory=dict)
