@@ -8,7 +8,7 @@ SERVE_VENV := .venv-serve
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: repro test docs serve-env optimum-env web-page bench bench-latency bench-quality bench-web report demo-data toolchains clean-venv
+.PHONY: repro test test-fast docs serve-env optimum-env web-page bench bench-latency bench-quality bench-web report demo-data toolchains clean-venv
 BASE ?= main
 
 $(BIN)/activate: requirements.txt pyproject.toml
@@ -74,6 +74,10 @@ test:
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
 	$(BIN)/python -m pytest
+
+# The edit loop: the suite without the end-to-end pipeline, the browser and the slow files (tests/conftest.py's tiers)
+test-fast: $(BIN)/activate
+	$(BIN)/python -m pytest -m "not e2e and not browser and not slow"
 
 # The documentation site (docs/, mkdocs.yml) at http://127.0.0.1:8000, rebuilt as the pages change.
 docs: $(BIN)/activate

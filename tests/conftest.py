@@ -224,6 +224,12 @@ from .web_fixtures import web_assets, web_page_dir  # noqa: E402, F401 (fixtures
 # files that use it run last, on whichever worker is free.
 FIRST = "tests/test_pipeline_e2e.py::test_every_stage_runs_and_writes_its_outputs"
 WEB_FIXTURES = {"web_page_dir", "web_assets"}
+# --- tiers (`make test` runs them all; `make test-fast` leaves out e2e, browser and slow) ---
+# e2e: the tests on the tiny pipeline's `dvc repro`; browser: the page built and driven in Chromium; slow: the files
+# whose tests start servers, simulators, converters or venvs (each over ten seconds a test, measured with --durations)
+SLOW_FILES = {"test_coreml.py", "test_serving.py", "test_federated.py", "test_scale.py", "test_mcu.py", "test_nas.py",
+              "test_packaging.py", "test_review_e2e.py", "test_faults.py", "test_synth.py", "test_llm_backends.py",
+              "test_training.py", "test_compression.py", "test_quality_levers.py", "test_robustness.py", "test_web.py"}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups into the test ids
@@ -238,4 +244,10 @@ def pytest_collection_modifyitems(config, items):
         elif "pipeline_repo" in item.fixturenames:
             group += "-pipeline"  # apart from the file's other tests, which need not wait for the pipeline
         item.add_marker(pytest.mark.xdist_group(group))
+        if "pipeline_repo" in item.fixturenames or item.nodeid == FIRST:
+            item.add_marker(pytest.mark.e2e)
+        if WEB_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.browser)
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
     items.sort(key=rank)  # stable: the order within each rank stays
