@@ -3,7 +3,7 @@
 Splits the data as the pipeline does (`data.split`, default fractions and seed), trains the pipeline's
 SentencePiece tokenizer on train, and fits logistic regressions on test-time-free features:
 
-- the character n-gram TF-IDF baseline (`evaluation.baseline`), on the whole text and on the text
+- the character n-gram TF-IDF baseline (`modeling.baseline`), on the whole text and on the text
   cut to the tokens BERT reads (126 pieces);
 - token unigrams + hashed bigrams (the branch's own ids) over the first 126 or 510 pieces, weighted
   three ways: sublinear TF-IDF with L2 norm (the branch now), term counts with L2 norm, and the mean

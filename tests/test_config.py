@@ -56,5 +56,5 @@ def test_params_yaml_and_the_config_defaults_are_one_recipe():
 
 
 def test_the_defaults_check_sees_a_difference():
-    assert differences_from_defaults("train", {"epochs": 99, "learning_rate": 0.0005}) == [
+    assert differences_from_defaults("train", {"epochs": 99, "learning_rate": 0.0002}) == [
         "train.epochs: config 6, params.yaml 99"]
