@@ -8,6 +8,7 @@ test the encoder alone, the lexical branch alone and the two fused (what ships).
     python -m benchmarks.encoder --data l2r --seeds 3 [--set train.learning_rate=0.0001 ...] [--keep DIR]
     python -m benchmarks.encoder --data l2r --hold-out-domain ProductReview   # leave one domain out
     python -m benchmarks.encoder --table benchmarks/results/encoder_l2r*.json  # docs/detector.md's rows, from the results
+    python -m benchmarks.encoder --labels-table benchmarks/results/encoder_l2r*.json  # each label's share per domain
 
 - Seeds vary the model (pre-training, initialisation, batches); the split is the one `base.seed` gives, so the
   spread is the recipe's own, not the data's.
@@ -196,6 +197,27 @@ def table_rows(results: Sequence[dict]) -> list[str]:
     return rows
 
 
+LABEL_SHARES = ("human_labelled_ai", "human_labelled_human", "human_labelled_unsure", "ai_labelled_ai",
+                "ai_labelled_human", "ai_labelled_unsure", "unfamiliar")
+
+
+def label_rows(results: Sequence[dict]) -> list[str]:
+    """Markdown rows of the three labels on test, per domain: each share's mean over the file's seeds."""
+    rows = ["| data (held-out domain) | test domain | seeds | human: AI | human: HUMAN | human: UNSURE | AI: AI | "
+            "AI: HUMAN | AI: UNSURE | unfamiliar |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for result in results:
+        name = result["data"] + (f" ({result['hold_out_domain']})" if result.get("hold_out_domain") else "")
+        domains = sorted({domain for run in result["runs"] for domain in run.get("labels", {})}, key=lambda d: (d != "all", d))
+        for domain in domains:
+            runs = [run["labels"][domain] for run in result["runs"] if domain in run.get("labels", {})]
+            cells = []
+            for key in LABEL_SHARES:
+                values = [shares[key] for shares in runs if shares.get(key) is not None]
+                cells.append(f"{np.mean(values):.3f}" if values else "")
+            rows.append(f"| {name} | {domain} | {len(runs)} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def print_seed(row: dict) -> None:
     print(f"\nseed {row['seed']} ({row['minutes']} min): MLM perplexity by epoch {row['pretrain_perplexity_by_epoch']}")
     print(f"{'epoch':>6}{'train loss':>11}{'val loss':>10}{'val AUC':>9}")
@@ -230,9 +252,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="results JSON (default: benchmarks/results/encoder_<data>[_<domain>].json)")
     parser.add_argument("--table", type=Path, nargs="+", metavar="RESULTS_JSON",
                         help="print the docs' table rows of these results files and stop (nothing runs)")
+    parser.add_argument("--labels-table", type=Path, nargs="+", metavar="RESULTS_JSON",
+                        help="print the three labels' shares on test per domain (mean over seeds) and stop")
     args = parser.parse_args()
     if args.table:
         print("\n".join(table_rows([json.loads(path.read_text()) for path in args.table])))
+        return
+    if args.labels_table:
+        print("\n".join(label_rows([json.loads(path.read_text()) for path in args.labels_table])))
         return
     if args.threads:
         torch.set_num_threads(args.threads)
