@@ -8,7 +8,7 @@ SERVE_VENV := .venv-serve
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: repro test test-fast docs serve-env optimum-env web-page bench bench-latency bench-quality bench-web report demo-data toolchains clean-venv
+.PHONY: repro test test-fast docs serve-env optimum-env web-page bench bench-latency bench-quality bench-web report demo-data toolchains test-toolchains clean-venv
 BASE ?= main
 
 $(BIN)/activate: requirements.txt pyproject.toml
@@ -44,32 +44,37 @@ web/dist/index.html: web/node_modules/.package-lock.json web/index.html web/vite
 web-page: web/dist/index.html
 
 # Debian packages: the mcu stage's C toolchains (gcc for the host build, gcc-avr + avr-libc for the ATmega328P,
-# simavr to run it) and chromium for the browser tests (driven by Playwright, which downloads no browser of its own).
-# Installed when missing and apt-get can run (root, or sudo without a password); otherwise the stage skips the AVR
-# build and says so, and the browser tests fail naming the missing package.
-APT_PACKAGES := gcc gcc-avr avr-libc simavr chromium
-toolchains:
-	@if command -v gcc >/dev/null && command -v avr-gcc >/dev/null && command -v simavr >/dev/null \
-		&& test -f /usr/lib/avr/include/avr/io.h && command -v chromium >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ]; then { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); } \
-		|| echo "make: apt-get could not install $(APT_PACKAGES): the mcu stage and its tests skip the AVR build"; \
-	elif sudo -n true 2>/dev/null; then { sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); } \
-		|| echo "make: apt-get could not install $(APT_PACKAGES): the mcu stage and its tests skip the AVR build"; \
-	else echo "make: cannot install $(APT_PACKAGES) (not root, no sudo): the mcu stage and its tests skip the AVR build"; fi
+# simavr to run it), which `make repro` needs, and chromium for the browser tests (driven by Playwright, which
+# downloads no browser of its own), which only `make test` needs: one apt-get run each (two at once would fight over
+# dpkg's lock). Installed when missing and apt-get can run (root, or sudo without a password); otherwise the stage
+# skips the AVR build and says so, and the browser tests fail naming the missing package.
+APT_toolchains := gcc gcc-avr avr-libc simavr
+APT_test-toolchains := $(APT_toolchains) chromium
+HAVE_toolchains := command -v gcc >/dev/null && command -v avr-gcc >/dev/null && command -v simavr >/dev/null \
+	&& test -f /usr/lib/avr/include/avr/io.h
+HAVE_test-toolchains := $(HAVE_toolchains) && command -v chromium >/dev/null
+toolchains test-toolchains:
+	@if $(HAVE_$@); then :; \
+	elif [ "$$(id -u)" = 0 ]; then { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_$@); } \
+		|| echo "make: apt-get could not install $(APT_$@): the mcu stage and its tests skip the AVR build"; \
+	elif sudo -n true 2>/dev/null; then { sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_$@); } \
+		|| echo "make: apt-get could not install $(APT_$@): the mcu stage and its tests skip the AVR build"; \
+	else echo "make: cannot install $(APT_$@) (not root, no sudo): the mcu stage and its tests skip the AVR build"; fi
 
 # The demo texts are rebuilt from installed packages only when data/real/ has no data.
 demo-data: $(BIN)/activate
 	@ls data/real/*.jsonl >/dev/null 2>&1 || $(BIN)/tinydetect demo-data data/real/demo.jsonl
 
-# Its installs at once, as `make test`'s (.venv-serve is for `tinydetect serve` after the run; no stage needs it).
+# Only what the stages need, at once: the venv (with the demo data) and the mcu stage's C toolchains. `tinydetect
+# serve` runs in .venv-serve: `make serve-env` makes it (`make test` does too).
 repro:
-	$(MAKE) --no-print-directory -j3 demo-data toolchains serve-env
+	$(MAKE) --no-print-directory -j2 demo-data toolchains
 	$(BIN)/dvc repro
 
 # The installs (pip into three venvs, apt, npm) do not depend on each other and mostly wait on the disk and the network:
 # made at once, they cost a fresh machine about as long as the slowest of them.
 test:
-	$(MAKE) --no-print-directory -j5 $(BIN)/activate toolchains serve-env web-page optimum-env
+	$(MAKE) --no-print-directory -j5 $(BIN)/activate test-toolchains serve-env web-page optimum-env
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
