@@ -390,7 +390,7 @@ def test_deeply_nested_json_is_one_clean_line(model_folder, tmp_path):
 
 
 def test_only_what_a_model_reads_is_scored(model_folder, tmp_path):
-    from tinydetect.cli.predict import MAX_TEXT_CHARS
+    from tinydetect.api import MAX_TEXT_CHARS
 
     head = "A sentence that repeats itself. " * 2_000
     rows = [{"id": "long", "text": head + "tail " * 400_000}, {"id": "prefix", "text": head[:MAX_TEXT_CHARS]}]
