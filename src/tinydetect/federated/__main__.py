@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import signal
 import sys
 
 from tinydetect.core.errors import UserError
@@ -23,6 +25,9 @@ def main(argv: list[str] | None = None) -> None:
     server.add_arguments(commands.add_parser("server", help="run the rounds and serve the page and its API"))
     client.add_arguments(commands.add_parser("client", help="join the rounds with labelled texts from a file"))
     args = parser.parse_args(argv)
+    # SIGUSR1 prints every thread's stack to stderr: what a process that will not stop is waiting on (the tests send
+    # it before they kill one; `kill -USR1 <pid>` for a user)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         (server.serve if args.command == "server" else client.run)(args)
     except UserError as error:

@@ -498,6 +498,7 @@ def serve(args: argparse.Namespace) -> None:
         print(SERVING_AFTER_ROUNDS, flush=True)  # said once Ctrl-C is ours again (Flower's while its rounds ran)
         stop.wait()
     http.shutdown()
+    print("stopped", flush=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

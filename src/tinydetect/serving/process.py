@@ -63,6 +63,9 @@ def interrupt(process: subprocess.Popen) -> int:
         try:
             return process.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
+            # a server registering SIGUSR1 with faulthandler (the FL server) prints its threads' stacks to its log first
+            process.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
             process.kill()
     return process.wait()
 
