@@ -141,7 +141,7 @@ export function guessLanguage(text: string): string {
 const LATIN = /[A-Za-z\u00c0-\u024f]/gu;
 const count = (text: string, pattern: RegExp) => text.match(pattern)?.length ?? 0;
 
-/** tinydetect.decision.threshold.script_language: "ko" or "en" by script, null for any other script or none. */
+/** tinydetect.core.records.script_language: "ko" or "en" by script, null for any other script or none. */
 export function scriptLanguage(text: string): string | null {
   const letters = count(text, LETTER);
   if (letters === 0) return null;

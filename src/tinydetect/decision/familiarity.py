@@ -86,23 +86,22 @@ class Familiarity:
         seen = np.zeros(1 << HASH_BITS, dtype=bool)
         for text in train_texts:
             seen[[word_hash(word) for word in words(text)]] = True
-        empty = cls(seen, 1.0)
-        shares = np.array([empty.unseen_share(text) for text in val_texts])
+        shares = np.array([_unseen_share(seen, text) for text in val_texts])
         languages = np.array([str(lang) for lang in val_languages])
+        if not len(shares):
+            return cls(seen, 1.0)
         quantile = 1.0 - flagged_share
         by_language = {lang: float(np.quantile(shares[languages == lang], quantile, method="higher"))
                        for lang in sorted(set(languages.tolist()))
                        if np.sum(languages == lang) >= math.ceil(1 / flagged_share - 1e-9)}
-        cut = float(np.quantile(shares, quantile, method="higher")) if len(shares) else 1.0
-        familiar = cls(seen, cut, by_language)
-        flagged = np.mean([familiar.is_unfamiliar(text, lang) for text, lang in zip(val_texts, languages, strict=True)])
-        return cls(seen, cut, by_language, round(float(flagged), 4) if len(shares) else 0.0)
+        cut = float(np.quantile(shares, quantile, method="higher"))
+        flagged = shares > np.array([by_language.get(lang, cut) for lang in languages])  # `is_unfamiliar`'s rule
+        return cls(seen, cut, by_language, round(float(np.mean(flagged)), 4))
 
     def unseen_share(self, text: str) -> float:
         """The share of the text's words the train split never held (1.0 for a text of no words): unseen / words, as
         the page divides, so both compare the same float with the cut."""
-        hashes = [word_hash(word) for word in words(text)]
-        return int(np.sum(~self.seen[hashes])) / len(hashes) if hashes else 1.0
+        return _unseen_share(self.seen, text)
 
     def is_unfamiliar(self, text: str, lang: str | None) -> bool:
         """More unseen words than the cut of the text's language (the pooled cut where it has none) allows."""
@@ -125,3 +124,8 @@ class Familiarity:
             raise ValueError(f"seen_words holds {len(seen)} bits, not {1 << HASH_BITS}")
         by_language = {str(lang): float(cut) for lang, cut in (settings.get("cut_by_language") or {}).items()}
         return cls(seen, float(settings["cut"]), by_language, float(settings.get("val_share") or 0.0))
+
+
+def _unseen_share(seen: np.ndarray, text: str) -> float:
+    hashes = [word_hash(word) for word in words(text)]
+    return int(np.sum(~seen[hashes])) / len(hashes) if hashes else 1.0
