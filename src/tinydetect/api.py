@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tinydetect.robustness.obfuscation import obfuscation
+from tinydetect.runtime.sentences import sentence_scores
 
 # What is scored of each text. Every model reads at most 512 tokens and a SentencePiece piece spans at most 16
 # characters, so 8,192 characters reach any model's last token; four times that leaves room for characters the
@@ -25,13 +26,18 @@ from tinydetect.robustness.obfuscation import obfuscation
 MAX_TEXT_CHARS = 32_768
 
 
-def score_rows(scorer, texts: Sequence[str]) -> list[dict]:
-    """One row per text: `p_ai`, `label`, `reason` and the obfuscation counts (predict's fields, less `id`)."""
+def score_rows(scorer, texts: Sequence[str], sentences: str | None = None) -> list[dict]:
+    """One row per text: `p_ai`, `label`, `reason` and the obfuscation counts (predict's fields, less `id`); with
+    `sentences` (a method of `runtime.sentences`), each sentence's span and score too."""
     texts = [text[:MAX_TEXT_CHARS] for text in texts]  # what no model reads is never tokenized
     p_ai = scorer.probability_ai(texts) if texts else []
     labels = scorer.threshold.labels(p_ai, texts)  # the cuts of each text's language, and UNSURE's reason
-    return [{"p_ai": round(float(probability), 6), "label": label, "reason": reason, **obfuscation(text)}
+    rows = [{"p_ai": round(float(probability), 6), "label": label, "reason": reason, **obfuscation(text)}
             for text, probability, (label, reason) in zip(texts, p_ai, labels, strict=True)]
+    if sentences is not None:
+        for row, text in zip(rows, texts, strict=True):
+            row["sentences"] = sentence_scores(scorer, text, sentences)
+    return rows
 
 
 class LoadedDetector:
@@ -45,11 +51,12 @@ class LoadedDetector:
         """The cuts on P(AI) (`decision.threshold.Threshold`), as in the model's `detector.json`."""
         return self.scorer.threshold
 
-    def score(self, texts: Sequence[str] | str) -> list[dict]:
-        """Score a list of texts (or one text, as a list of one row)."""
+    def score(self, texts: Sequence[str] | str, sentences: str | None = None) -> list[dict]:
+        """Score a list of texts (or one text, as a list of one row); `sentences="window"` adds each sentence's
+        span (code points) and P(AI) (`tinydetect.runtime.sentences` has the methods)."""
         if isinstance(texts, str):
             texts = [texts]
-        return score_rows(self.scorer, list(texts))
+        return score_rows(self.scorer, list(texts), sentences)
 
 
 def load(path: str | Path, threads: int | None = None) -> LoadedDetector:

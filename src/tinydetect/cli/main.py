@@ -7,6 +7,7 @@ import sys
 
 from tinydetect.core.errors import UserError
 from tinydetect.core.files import MAX_LINE_BYTES, write_jsonl
+from tinydetect.runtime.sentences import METHODS as SENTENCE_METHODS
 
 PREDICT_HELP = """\
 Score texts with a trained detector and write one JSON line per text:
@@ -39,13 +40,15 @@ interrupted run keeps what it did; an output that cannot be written fails before
 Example:
   echo "Some text to check." | tinydetect predict --model models/detector -
   tinydetect predict --model models/onnx/detector/model_int8.onnx texts.jsonl
+  tinydetect predict --sentences post.txt     # which sentences read as AI
 """
 
 
 def predict(args: argparse.Namespace) -> None:
     from tinydetect.cli.predict import predict as run_predict
 
-    run_predict(args.input, args.model, args.output, args.format, args.source, args.max_line_bytes)
+    run_predict(args.input, args.model, args.output, args.format, args.source, args.max_line_bytes,
+                args.sentence_method if args.sentences else None)
 
 
 def demo_data(args: argparse.Namespace) -> None:
@@ -113,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--max-line-bytes", type=int, default=MAX_LINE_BYTES, metavar="N",
                                 help="refuse a line longer than this, naming it (default: %(default)s); of any text "
                                      "only the first 32,768 characters are scored, more than any model reads")
+    predict_parser.add_argument("--sentences", action="store_true",
+                                help="add each sentence's span (start, end in code points) and score (docs/sentences.md)")
+    predict_parser.add_argument("--sentence-method", choices=SENTENCE_METHODS, default=SENTENCE_METHODS[0],
+                                help="with --sentences: window (P(AI) of the sentence read with its neighbours; the "
+                                     "default), alone, or leave_out (how much the text's P(AI) drops without it)")
     predict_parser.set_defaults(run=predict)
 
     demo_parser = commands.add_parser(

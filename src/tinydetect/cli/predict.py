@@ -152,7 +152,7 @@ def open_output(output: str) -> Iterator[TextIO]:
         yield handle
 
 
-def score_to(scorer, pairs: Sequence[tuple[str, str]], out: TextIO) -> None:
+def score_to(scorer, pairs: Sequence[tuple[str, str]], out: TextIO, sentences: str | None = None) -> None:
     """Score in batches; each batch's rows are written and flushed before the next is scored.
 
     Each row says what the tokenizer's normalization had to undo (`obfuscated`, with the counts of
@@ -163,7 +163,7 @@ def score_to(scorer, pairs: Sequence[tuple[str, str]], out: TextIO) -> None:
               disable=len(pairs) < PROGRESS_FROM) as progress:
         for start in range(0, len(pairs), BATCH):
             batch = pairs[start : start + BATCH]
-            rows = score_rows(scorer, [text for _, text in batch])  # the Python API's rows, field for field
+            rows = score_rows(scorer, [text for _, text in batch], sentences)  # the Python API's rows, field for field
             for (text_id, _), row in zip(batch, rows, strict=True):
                 out.write(json.dumps({"id": text_id, **row}, ensure_ascii=False) + "\n")
             out.flush()
@@ -171,7 +171,7 @@ def score_to(scorer, pairs: Sequence[tuple[str, str]], out: TextIO) -> None:
 
 
 def predict(source: str, model: str, output: str, requested_format: str = "auto", model_source: str | None = None,
-            max_line_bytes: int = MAX_LINE_BYTES) -> int:
+            max_line_bytes: int = MAX_LINE_BYTES, sentences: str | None = None) -> int:
     """Read, check, load, score, write; returns how many texts were scored."""
     pairs, input_format = read_texts(source, requested_format, max_line_bytes)
     name = "<stdin>" if source == "-" else source
@@ -185,5 +185,5 @@ def predict(source: str, model: str, output: str, requested_format: str = "auto"
     scorer = load_scorer(model, source=model_source) if pairs else None
     with open_output(output) as out:
         if scorer is not None:
-            score_to(scorer, pairs, out)
+            score_to(scorer, pairs, out, sentences)
     return len(pairs)
