@@ -8,16 +8,18 @@ import json
 import numpy as np
 import pytest
 
+from tinydetect.core.sentences import sentences
 from tinydetect.decision.threshold import UNFAMILIAR
 from tinydetect.federated.process import TEST_TOKEN, launch_client, launch_server
 from tinydetect.federated.process import get_json as call
+from tinydetect.runtime.sentences import sentence_scores
 from tinydetect.serving.process import interrupt
 from tinydetect.web.browser import launch_chromium, open_page
 from tinydetect.web.head import Head, train_head
 from tinydetect.web.http import start_page_server
 from tinydetect.web.scorer import HEAD_FILE, SETTINGS_FILE, WebScorer
 
-from .conftest import write_rows
+from .conftest import shared_file, write_rows
 from .web_fixtures import UNFAMILIAR_TEXT, VAL_TEXTS, split_feedback
 
 
@@ -58,6 +60,29 @@ def test_the_page_scores_as_the_python_onnx_scorer(chromium, site, web_assets):
     page.wait_for_function("document.querySelector('#result').textContent.includes('p(AI)')")
     assert page.text_content("#result").startswith(scores[0]["label"])
     context.close()
+
+
+def test_the_page_splits_sentences_as_python_does_on_the_shared_data(chromium, site):
+    texts = [json.loads(line)["text"] for name in ("l2r_blogs_en.jsonl", "l2r_reviews_messages_en.jsonl",
+                                                   "katfish_essays_ko.jsonl", "nsmc_human_ko_1k.jsonl")
+             for line in shared_file(name).read_text(encoding="utf-8").splitlines()[::4]]
+    texts += ["Mixed\u3002 marks! \u201cQuoted.\u201d Then\n\n\u00a0spaces\u2003here. 🦜 끝."]
+    page = open_page(chromium, site)
+    assert page.evaluate("(texts) => window.tinydetect.sentences(texts)", texts) == [sentences(t) for t in texts]
+    page.close()
+
+
+def test_the_page_scores_each_sentence_as_python_does(chromium, site, web_assets):
+    texts = ["The river rose after the rain. We walked to the old bridge! It was gone.\nSo we went home.",
+             "비가 왔다. 그래서 집에 있었어요! 정말 좋았다."]
+    page = open_page(chromium, site)
+    in_page = page.evaluate("(texts) => window.tinydetect.scoreSentences(texts)", texts)
+    scorer = WebScorer(web_assets)
+    for text, rows in zip(texts, in_page, strict=True):
+        expected = sentence_scores(scorer, text, "window")
+        assert [text[row["start"]:row["end"]] for row in rows] == [text[r["start"]:r["end"]] for r in expected]
+        np.testing.assert_allclose([row["p_ai"] for row in rows], [row["p_ai"] for row in expected], atol=1e-4)
+    page.close()
 
 
 def test_training_on_feedback_raises_accuracy_and_matches_python_then_survives_a_reload(chromium, site, web_assets):

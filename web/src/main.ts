@@ -4,8 +4,10 @@
 // URL parameters: model=<folder of the web assets> (default model/), threads=<n> (WebAssembly threads; default all
 // cores when the page is cross-origin isolated, else 1), backend=auto|wasm|webgpu, db=<IndexedDB name>.
 import { Detector } from "./detector";
+import { addCorrection, examples, trainOnCorrections } from "./feedback";
 import { federate } from "./federated";
 import { type Example, type Head, trainHead } from "./head";
+import { scoreSentences, sentences } from "./sentences";
 import { type Feedback, Store } from "./store";
 
 const params = new URLSearchParams(location.search);
@@ -62,32 +64,18 @@ async function scoreText(): Promise<void> {
 }
 
 async function mark(text: string, label: string): Promise<void> {
-  const index = detector.config.labels.indexOf(label);
-  if (index < 0) throw new Error(`unknown label ${label}: one of ${detector.config.labels.join(", ")}`);
-  if (!text.trim()) throw new Error("no text to mark");
-  await store.addFeedback({ text, label: index });
+  await addCorrection(detector, store, text, label);
   await showFeedbackCount();
 }
 
-async function examples(items: Feedback[]): Promise<Example[]> {
-  const embedded: Example[] = [];
-  for (const { text, label } of items) {
-    embedded.push({ embedding: await detector.embed(text), label, cut: detector.cutFor(text) });
-  }
-  return embedded;
-}
-
 async function train() {
-  const items = await store.feedback();
-  const report = trainHead(detector.head, await examples(items), detector.settings.train);
-  detector.head = report.head;
-  await store.saveHead(report.head, "feedback");
-  headSource = `feedback (${items.length} examples)`;
+  const report = await trainOnCorrections(detector, store);
+  headSource = `feedback (${report.examples} examples)`;
   const perEpoch = report.epochMs.reduce((a, b) => a + b, 0) / report.epochMs.length;
   ui.trainReport.textContent = `${report.losses.length} epochs, loss ${report.losses.at(-1)!.toFixed(3)}, ` +
     `${perEpoch.toFixed(1)} ms an epoch`;
   showRuntime();
-  lastTraining = { examples: items.length, losses: report.losses, epochMs: report.epochMs };
+  lastTraining = { examples: report.examples, losses: report.losses, epochMs: report.epochMs };
   return lastTraining;
 }
 
@@ -103,7 +91,7 @@ async function reset(): Promise<void> {
 
 async function joinRound(server: string, token: string) {
   const result = await federate({
-    server, token, standardization: detector.head, examples: await examples(await store.feedback()),
+    server, token, standardization: detector.head, examples: await examples(detector, await store.feedback()),
     train: detector.settings.train,
     update: detector.settings.federated, timeoutMs: Number(params.get("fl_timeout_ms") ?? 120000),
     onStatus: (status) => (ui.flStatus.textContent = status),
@@ -155,6 +143,12 @@ Object.assign(window, {
       const scores = [];
       for (const text of texts) scores.push(await detector.score(text));
       return scores;
+    },
+    sentences: (texts: string[]) => texts.map(sentences),
+    scoreSentences: async (texts: string[]) => {
+      const rows = [];
+      for (const text of texts) rows.push(await scoreSentences(detector, text));
+      return rows;
     },
     mark: async (items: { text: string; label: string }[]) => {
       for (const { text, label } of items) await mark(text, label);
