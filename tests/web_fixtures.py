@@ -40,8 +40,8 @@ def split_feedback(offset: int, per_label: int) -> list[dict]:
             + [{"text": text, "label": "AI"} for text in AI[offset:offset + per_label]])
 
 
-@pytest.fixture(scope="session")
-def web_assets(tmp_path_factory) -> Path:
+def tiny_web_assets(folder: Path, kind: str) -> Path:
+    """A tiny random-weight detector's web assets (`kind`: int8 or fp32) in `folder`."""
     tokenizer = DetectorTokenizer(train_sentencepiece(HUMAN + AI, TokenizerConfig(vocab_size=700), seed=0),
                                   max_length=64)
     model = build_model(TINY, tokenizer.vocab_size, seed=0).eval()
@@ -52,16 +52,20 @@ def web_assets(tmp_path_factory) -> Path:
         for weight in model.parameters():
             if weight.dim() > 1:
                 torch.nn.init.normal_(weight, std=0.3)
-    folder = tmp_path_factory.mktemp("web-assets")
     # three labels, so the page's rule is checked against Python's on every branch (EDGE_TEXTS has short texts)
     train_texts = HUMAN[:40] + AI[:40]
     familiarity = Familiarity.fit(train_texts, HUMAN[40:80] + AI[40:80], [guess_lang(text) for text in HUMAN[40:80] * 2],
                                   flagged_share=0.05)
     threshold = Threshold(0.5, {"ko": 0.45}, human=0.48, human_by_language={"ko": 0.43}, languages=("en", "ko"),
                           min_words=3, familiarity=familiarity)
-    write_assets(Detector(model, tokenizer, threshold=threshold), folder, "int8",
+    write_assets(Detector(model, tokenizer, threshold=threshold), folder, kind,
                  fuse_skip_layer_norm=False, train_texts=train_texts)
     return folder
+
+
+@pytest.fixture(scope="session")
+def web_assets(tmp_path_factory) -> Path:
+    return tiny_web_assets(tmp_path_factory.mktemp("web-assets"), "int8")
 
 
 @pytest.fixture(scope="session")
