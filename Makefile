@@ -8,7 +8,7 @@ SERVE_VENV := .venv-serve
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: repro test test-fast docs serve-env optimum-env web-page bench bench-latency bench-quality bench-web report demo-data toolchains test-toolchains clean-venv
+.PHONY: repro test test-fast docs serve-env optimum-env web-page extension-packages extension bench bench-extension bench-latency bench-quality bench-web report demo-data toolchains test-toolchains clean-venv
 BASE ?= main
 
 $(BIN)/activate: requirements.txt pyproject.toml
@@ -43,6 +43,14 @@ web/dist/index.html: web/node_modules/.package-lock.json web/index.html web/vite
 	npm --prefix web run build
 web-page: web/dist/index.html
 
+# The browser extension (extension/: WebExtension, Vite + TypeScript; docs/extension.md). It imports the page's code
+# (web/src), so it needs both folders' packages; `make extension` packs the model `make repro` made with it.
+extension/node_modules/.package-lock.json: extension/package.json extension/package-lock.json
+	npm --prefix extension ci --no-audit --no-fund
+extension-packages: web/node_modules/.package-lock.json extension/node_modules/.package-lock.json
+extension: extension-packages $(BIN)/activate
+	$(BIN)/python -m tinydetect.web.extension build --zip extension/tinydetect-extension.zip
+
 # Debian packages: the mcu stage's C toolchains (gcc for the host build, gcc-avr + avr-libc for the ATmega328P,
 # simavr to run it), which `make repro` needs, and chromium for the browser tests (driven by Playwright, which
 # downloads no browser of its own), which only `make test` needs: one apt-get run each (two at once would fight over
@@ -74,7 +82,7 @@ repro:
 # The installs (pip into three venvs, apt, npm) do not depend on each other and mostly wait on the disk and the network:
 # made at once, they cost a fresh machine about as long as the slowest of them.
 test:
-	$(MAKE) --no-print-directory -j5 $(BIN)/activate test-toolchains serve-env web-page optimum-env
+	$(MAKE) --no-print-directory -j5 $(BIN)/activate test-toolchains serve-env web-page extension-packages optimum-env
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
@@ -100,6 +108,10 @@ bench-quality: $(BIN)/activate
 # The page in headless Chromium: latency, page weight, training on feedback, a federated round (benchmarks/web.py).
 bench-web: repro web-page
 	$(BIN)/python -m benchmarks.web
+
+# The extension in headless Chromium on the fixture pages: time to the badge, package size (benchmarks/extension.py).
+bench-extension: repro extension-packages
+	$(BIN)/python -m benchmarks.extension
 
 # report.md: what the workspace moved against $(BASE) (params, metrics, plots), as CI posts on a PR.
 report: repro

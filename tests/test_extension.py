@@ -16,7 +16,15 @@ import numpy as np
 import pytest
 
 from tinydetect.runtime.sentences import sentence_scores
-from tinydetect.web.extension import EXTENSION_ROOT, build_extension, launch_with_extension, lint, pack, service_worker
+from tinydetect.web.extension import (
+    EXTENSION_ROOT,
+    build_extension,
+    grant_hosts,
+    launch_with_extension,
+    lint,
+    pack,
+    service_worker,
+)
 from tinydetect.web.scorer import WebScorer
 
 from .web_fixtures import tiny_web_assets
@@ -55,8 +63,7 @@ def unpacked(tmp_path_factory, web_assets) -> Path:
     """The extension with the tests' tiny model, granted the fixture site (as a user granting a site in the options
     does; a test cannot click the browser's permission prompt)."""
     folder = build_extension(tmp_path_factory.mktemp("extension"), web_assets)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    (folder / "manifest.json").write_text(json.dumps({**manifest, "host_permissions": ["http://127.0.0.1/*"]}))
+    grant_hosts(folder, ["http://127.0.0.1/*"])
     return folder
 
 

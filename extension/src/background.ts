@@ -19,6 +19,7 @@ async function callScorer<T>(request: Extract<Request, { type: "scorer" }>): Pro
     if (request.action === "score") return (await scorer.score(request.text)) as T;
     if (request.action === "sentences") return (await scorer.sentences(request.text)) as T;
     if (request.action === "correct") return (await scorer.correct(request.text, request.label)) as T;
+    if (request.action === "warm") return (await scorer.warm()) as T;
     return (await scorer.forget()) as T;
   }
   offscreenReady ??= chrome.offscreen.createDocument({
@@ -82,6 +83,8 @@ async function registerAutomatic(): Promise<string[]> {
   if (granted.length) {
     await chrome.scripting.registerContentScripts([{ id: "automatic", matches: granted, js: [CONTENT_SCRIPT],
       allFrames: true, runAt: "document_idle", persistAcrossSessions: true }]);
+    // the model loads now (about 1.5 s on 2 cores), not when the first post asks for its badge
+    void callScorer({ type: "scorer", action: "warm" }).catch(() => undefined);
   }
   return granted;
 }
@@ -119,6 +122,7 @@ chrome.runtime.onMessage.addListener((message: Request, sender, reply) => {
 });
 
 chrome.runtime.onInstalled.addListener(() => void registerAutomatic());
+chrome.runtime.onStartup.addListener(() => void registerAutomatic());
 chrome.permissions.onRemoved.addListener(() => void registerAutomatic());
 
 // for the tests and the benchmark (driven through the service worker, as a user's settings page would)

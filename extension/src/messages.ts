@@ -38,7 +38,7 @@ export type Request =
   | { type: "settings-changed" }
   | { type: "scorer"; action: "score" | "sentences"; text: string }
   | { type: "scorer"; action: "correct"; text: string; label: "HUMAN" | "AI" }
-  | { type: "scorer"; action: "forget" };
+  | { type: "scorer"; action: "forget" | "warm" };
 
 export interface Settings {
   mode: "click" | "automatic"; // automatic: on every page of `sites`, once the user granted them

@@ -35,6 +35,7 @@ export async function score(text: string): Promise<Result> {
   const read = readablePart(text);
   const started = performance.now();
   const whole = await detector.score(read);
+  detector.forget(); // the page's embedding cache would grow with every page read; corrections embed anew
   const language = whole.language;
   const config = detector.config;
   return {
@@ -48,7 +49,14 @@ export async function score(text: string): Promise<Result> {
 /** Each sentence's P(AI), read with its neighbours (the sentence view). */
 export async function sentences(text: string): Promise<SentenceScore[]> {
   const { detector } = await load();
-  return scoreSentences(detector, readablePart(text));
+  const scores = await scoreSentences(detector, readablePart(text));
+  detector.forget();
+  return scores;
+}
+
+/** Loads the model ahead of the first page (automatic mode), so that page's badge does not wait for it. */
+export async function warm(): Promise<void> {
+  await load();
 }
 
 /** Stores the correction, retrains the head on all of them (as the page does) and scores the text again. */

@@ -10,6 +10,7 @@ extensions; Playwright needs a persistent context for that.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -71,6 +72,14 @@ def lint(unpacked: str | Path) -> subprocess.CompletedProcess:
     """`web-ext lint` (Mozilla's checker of a package for Firefox) on the unpacked extension, JSON output."""
     return subprocess.run([_npm(), "exec", "--", "web-ext", "lint", "--source-dir", str(Path(unpacked).resolve()),
                            "--self-hosted", "--output", "json"], cwd=EXTENSION_ROOT, capture_output=True, text=True)
+
+
+def grant_hosts(unpacked: str | Path, patterns: list[str]) -> None:
+    """Grants the unpacked extension these sites at install, as a user granting them in its options would (a test
+    cannot click the browser's permission prompt): the manifest's `host_permissions`."""
+    manifest_path = Path(unpacked) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "host_permissions": patterns}, indent=2))
 
 
 def launch_with_extension(playwright, unpacked: str | Path, user_data_dir: str | Path):

@@ -1,0 +1,151 @@
+"""Extension benchmark: how soon the badge shows on a post, and how big the package is.
+
+Builds the extension with the web assets `make repro` wrote (web/public/model), loads it in headless Debian
+Chromium (Playwright, `--load-extension`), grants it the local fixture site (extension/fixtures, served here) and
+opens each fixture page: once cold (a fresh browser: the offscreen document starts and loads the model) and
+`--runs` times warm. In automatic mode the extension loads the model as soon as it is set up; the cold page here
+is opened at once, so its time holds whatever of the load had not finished. The extension times itself: from its content script's start (the post's text is in the page)
+to the badge set (`totalMs`), of which finding the text (`extractMs`) and the model on the whole text (`scoreMs`);
+the sentences are scored after the badge (`sentencesMs`).
+
+    python -m benchmarks.extension [--runs 20]
+
+Writes `benchmarks/results/extension.json` and a screenshot of the panel on the Naver post
+(`benchmarks/results/extension_panel.png`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import tempfile
+import threading
+import time
+from datetime import date
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import REPO_ROOT
+from benchmarks._common import commit
+from tinydetect.core.files import write_json
+from tinydetect.web.extension import (
+    DEFAULT_ASSETS,
+    EXTENSION_ROOT,
+    build_extension,
+    grant_hosts,
+    launch_with_extension,
+    pack,
+    service_worker,
+)
+
+PAGES = {"naver": "naver/blog.html", "article": "article.html"}
+RESULTS = REPO_ROOT / "benchmarks" / "results"
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def report_of(context, worker, url: str, timeout_s: float = 60) -> tuple[object, int, dict]:
+    """Opens `url` in a new tab; the page, its tab id and the extension's report once it is stored."""
+    worker.evaluate("() => chrome.storage.session.clear()")
+    page = context.new_page()
+    page.goto(url)
+    tab = worker.evaluate("async (url) => (await chrome.tabs.query({})).find((tab) => tab.url === url)?.id", url)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        report = worker.evaluate("async (key) => (await chrome.storage.session.get(key))[key]", f"tab-{tab}")
+        if report is not None:
+            return page, tab, report
+        time.sleep(0.05)
+    raise RuntimeError(f"{url}: the extension reported nothing in {timeout_s} s")
+
+
+def timings(report: dict) -> dict:
+    result = report["result"] or {}
+    return {"total_ms": report["totalMs"], "extract_ms": report["extractMs"], "score_ms": result.get("scoreMs"),
+            "sentences_ms": result.get("sentencesMs"), "sentences": len(result.get("sentences", [])),
+            "characters": len(report["text"])}
+
+
+def summary(rows: list[dict]) -> dict:
+    totals = np.array([row["total_ms"] for row in rows])
+    return {"runs": len(rows), "total_ms_p50": round(float(np.median(totals)), 1),
+            "total_ms_p95": round(float(np.percentile(totals, 95)), 1),
+            "score_ms_p50": round(float(np.median([row["score_ms"] for row in rows])), 1),
+            "sentences_ms_p50": round(float(np.median([row["sentences_ms"] for row in rows])), 1),
+            "extract_ms_p50": round(float(np.median([row["extract_ms"] for row in rows])), 1)}
+
+
+def measure(unpacked: Path, site: str, runs: int, screenshot: Path) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+        context = launch_with_extension(playwright, unpacked, profile)
+        worker = service_worker(context)
+        worker.evaluate("""async () => {
+            await chrome.storage.local.set({ settings: { mode: "automatic", sites: ["http://127.0.0.1/*"] } });
+            return globalThis.tinydetect.registerAutomatic(); }""")
+        results = {}
+        for name, path in PAGES.items():
+            page, tab, report = report_of(context, worker, f"{site}/{path}")
+            cold = timings(report) if not results else None  # only the browser's first page is cold
+            page.close()
+            warm = []
+            for _ in range(runs):
+                page, tab, report = report_of(context, worker, f"{site}/{path}")
+                warm.append(timings(report))
+                if name == "naver" and len(warm) == runs:
+                    panel = context.new_page()
+                    panel.set_viewport_size({"width": 460, "height": 560})
+                    panel.goto(f"chrome-extension://{worker.url.split('/')[2]}/popup.html?tab={tab}")
+                    panel.locator("#sentences li").first.wait_for()
+                    panel.screenshot(path=screenshot)
+                    panel.close()
+                page.close()
+            results[name] = {"label": report["result"]["label"], "p_ai": round(report["result"]["probability"], 6),
+                             "reason": report["result"]["reason"], "cold": cold, "warm": summary(warm),
+                             "characters": warm[0]["characters"], "sentences": warm[0]["sentences"]}
+        context.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=20, help="warm visits of each page (default 20)")
+    parser.add_argument("--assets", type=Path, default=DEFAULT_ASSETS, help="web assets (default: %(default)s)")
+    args = parser.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(QuietHandler, directory=str(EXTENSION_ROOT / "fixtures")))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with tempfile.TemporaryDirectory() as build:
+            unpacked = build_extension(Path(build) / "unpacked", args.assets)
+            package_mb = pack(unpacked, Path(build) / "tinydetect.zip").stat().st_size / 1e6
+            grant_hosts(unpacked, ["http://127.0.0.1/*"])  # the fixture site, as a user's grant in the options
+            pages = measure(unpacked, f"http://127.0.0.1:{server.server_port}", args.runs,
+                            RESULTS / "extension_panel.png")
+    finally:
+        server.shutdown()
+    model = json.loads((args.assets / "detector.json").read_text())
+    result = {"commit": commit(), "date": date.today().isoformat(), "assets": str(args.assets.relative_to(REPO_ROOT))
+              if args.assets.is_relative_to(REPO_ROOT) else str(args.assets),
+              "backbone_mb": round((args.assets / "backbone.onnx").stat().st_size / 1e6, 2),
+              "package_mb": round(package_mb, 2), "threads": 1, "backend": "wasm", "runs": args.runs,
+              "languages": model.get("languages"), "pages": pages}
+    write_json(RESULTS / "extension.json", result)
+    print(f"package {result['package_mb']} MB (backbone {result['backbone_mb']} MB), WebAssembly, 1 thread")
+    print(f"{'page':<10}{'cold ms':>9}{'warm p50':>10}{'warm p95':>10}{'score p50':>11}{'sentences p50':>15}  label")
+    for name, row in pages.items():
+        cold = f"{row['cold']['total_ms']:.0f}" if row["cold"] else "-"
+        warm = row["warm"]
+        print(f"{name:<10}{cold:>9}{warm['total_ms_p50']:>10.0f}{warm['total_ms_p95']:>10.0f}{warm['score_ms_p50']:>11.0f}"
+              f"{warm['sentences_ms_p50']:>15.0f}  {row['label']} (P(AI) {row['p_ai']})")
+
+
+if __name__ == "__main__":
+    main()
