@@ -9,6 +9,7 @@ to the badge set (`totalMs`), of which finding the text (`extractMs`) and the mo
 the sentences are scored after the badge (`sentencesMs`).
 
     python -m benchmarks.extension [--runs 20]
+    python -m benchmarks.extension --table      # docs/extension.md's rows, from the results file
 
 Writes `benchmarks/results/extension.json` and a screenshot of the panel on the Naver post
 (`benchmarks/results/extension_panel.png`).
@@ -114,11 +115,30 @@ def measure(unpacked: Path, site: str, runs: int, screenshot: Path) -> dict:
     return results
 
 
+def table_rows(result: dict) -> list[str]:
+    """docs/extension.md's table, from `extension.json`."""
+    rows = [f"Package {result['package_mb']} MB zipped (backbone {result['backbone_mb']} MB), ONNX Runtime Web on "
+            f"WebAssembly, one thread, headless Chromium on this 2-core machine, {result['runs']} warm runs a page "
+            f"(commit {result['commit'][:7]}).", "",
+            "| page | characters, sentences | first page (ms) | badge, p50 (ms) | badge, p95 (ms) | model on the text, "
+            "p50 (ms) | sentences after the badge, p50 (ms) |", "|---|---|---|---|---|---|---|"]
+    for name, row in result["pages"].items():
+        cold = f"{row['cold']['total_ms']:.0f}" if row["cold"] else "-"
+        warm = row["warm"]
+        rows.append(f"| {name} | {row['characters']}, {row['sentences']} | {cold} | {warm['total_ms_p50']:.0f} | "
+                    f"{warm['total_ms_p95']:.0f} | {warm['score_ms_p50']:.0f} | {warm['sentences_ms_p50']:.0f} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=20, help="warm visits of each page (default 20)")
     parser.add_argument("--assets", type=Path, default=DEFAULT_ASSETS, help="web assets (default: %(default)s)")
+    parser.add_argument("--table", action="store_true", help="print the docs' table from the results file and stop")
     args = parser.parse_args()
+    if args.table:
+        print("\n".join(table_rows(json.loads((RESULTS / "extension.json").read_text()))))
+        return
     server = ThreadingHTTPServer(("127.0.0.1", 0),
                                  functools.partial(QuietHandler, directory=str(EXTENSION_ROOT / "fixtures")))
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -17,6 +17,7 @@ splitter finds exactly these sentences again), so nothing but the authors differ
 
     python -m benchmarks.sentences --data l2r --keep /tmp/bench/sentences-l2r
     python -m benchmarks.sentences --data katfish --keep /tmp/bench/sentences-katfish
+    python -m benchmarks.sentences --table benchmarks/results/sentences_*.json   # docs/extension.md's rows
 
 Writes `benchmarks/results/sentences_<data>.json` (commit, params, seed, counts, per-method numbers).
 """
@@ -24,6 +25,7 @@ Writes `benchmarks/results/sentences_<data>.json` (commit, params, seed, counts,
 from __future__ import annotations
 
 import argparse
+import json
 import random
 from collections.abc import Sequence
 from datetime import date
@@ -116,6 +118,19 @@ def document_baseline(detector, documents: Sequence[dict]) -> dict:
                                                             np.concatenate([mixed, original]))), 4)}
 
 
+def table_rows(results: Sequence[dict]) -> list[str]:
+    """docs/extension.md's table: one row per data set and method."""
+    rows = ["| data | mixed documents (sentences, AI) | method | sentence ROC-AUC | mixed above its original | "
+            "told apart, ROC-AUC |", "|---|---|---|---|---|---|"]
+    for result in results:
+        size = f"{result['documents']} ({result['sentences']}, {result['ai_sentences']})"
+        for method, row in [*result["methods"].items(), ("document P(AI)", result["document_p_ai"])]:
+            roc = f"{row['sentence_roc_auc']:.3f}" if "sentence_roc_auc" in row else "-"
+            rows.append(f"| {result['data']} | {size} | {method} | {roc} | {row['told_apart_pairs']:.3f} | "
+                        f"{row['told_apart_roc_auc']:.3f} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", choices=("l2r", "katfish"), default="l2r")
@@ -123,7 +138,12 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the trained detector here and reuse it")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, help="results JSON (default: benchmarks/results/sentences_<data>.json)")
+    parser.add_argument("--table", type=Path, nargs="+", metavar="RESULTS_JSON",
+                        help="print the docs' table rows of these results files and stop (nothing runs)")
     args = parser.parse_args()
+    if args.table:
+        print("\n".join(table_rows([json.loads(path.read_text()) for path in args.table])))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     workdir = run_folder("sentences", args.data, args.keep)
