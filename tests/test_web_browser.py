@@ -59,6 +59,9 @@ def test_the_page_scores_as_the_python_onnx_scorer(chromium, site, web_assets):
     page.click("#score")
     page.wait_for_function("document.querySelector('#result').textContent.includes('p(AI)')")
     assert page.text_content("#result").startswith(scores[0]["label"])
+    page.wait_for_function("document.querySelectorAll('#sentences span').length > 0")
+    assert page.text_content("#sentences") == VAL_TEXTS[0].strip()  # the text again, its sentences in spans
+    assert page.locator("#sentences span").all_text_contents() == sentences(VAL_TEXTS[0].strip())
     context.close()
 
 

@@ -3,18 +3,18 @@
 //
 // URL parameters: model=<folder of the web assets> (default model/), threads=<n> (WebAssembly threads; default all
 // cores when the page is cross-origin isolated, else 1), backend=auto|wasm|webgpu, db=<IndexedDB name>.
-import { Detector } from "./detector";
+import { Detector, guessLanguage } from "./detector";
 import { addCorrection, examples, trainOnCorrections } from "./feedback";
 import { federate } from "./federated";
 import { type Example, type Head, trainHead } from "./head";
-import { scoreSentences, sentences } from "./sentences";
+import { type SentenceScore, scoreSentences, sentences } from "./sentences";
 import { type Feedback, Store } from "./store";
 
 const params = new URLSearchParams(location.search);
 const element = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
   status: element("status"), text: element<HTMLTextAreaElement>("text"), score: element<HTMLButtonElement>("score"),
-  result: element("result"), markHuman: element<HTMLButtonElement>("mark-human"),
+  result: element("result"), sentences: element("sentences"), markHuman: element<HTMLButtonElement>("mark-human"),
   markAi: element<HTMLButtonElement>("mark-ai"), feedbackCount: element("feedback-count"),
   train: element<HTMLButtonElement>("train"), reset: element<HTMLButtonElement>("reset"),
   trainReport: element("train-report"), flServer: element<HTMLInputElement>("fl-server"),
@@ -61,6 +61,29 @@ async function scoreText(): Promise<void> {
   const why = score.reason ? ` (${score.reason})` : "";
   ui.result.textContent = `${score.label}${why}: p(AI) = ${score.probability.toFixed(3)} (${score.ms.toFixed(1)} ms)`;
   ui.result.className = score.label.toLowerCase(); // ai, human or unsure
+  showSentences(text, await scoreSentences(detector, text));
+}
+
+/** The text again, each sentence coloured as the extension highlights it: above the AI cut red, between the cuts
+ * grey (the cuts of the text's language). Text nodes only: the pasted text is never parsed as HTML. */
+function showSentences(text: string, scores: SentenceScore[]): void {
+  const language = guessLanguage(text);
+  const config = detector.config;
+  const aiCut = config.thresholds_by_language?.[language] ?? config.threshold;
+  const humanCut = config.human_thresholds_by_language?.[language] ?? config.human_threshold ?? aiCut;
+  const pieces: Node[] = [];
+  let at = 0;
+  for (const sentence of scores) {
+    pieces.push(document.createTextNode(text.slice(at, sentence.start)));
+    const span = document.createElement("span");
+    span.className = sentence.p_ai > aiCut ? "ai" : sentence.p_ai > humanCut ? "unsure" : "human";
+    span.title = `P(AI) ${sentence.p_ai.toFixed(3)}`;
+    span.textContent = text.slice(sentence.start, sentence.end);
+    pieces.push(span);
+    at = sentence.end;
+  }
+  pieces.push(document.createTextNode(text.slice(at)));
+  ui.sentences.replaceChildren(...pieces);
 }
 
 async function mark(text: string, label: string): Promise<void> {
