@@ -179,9 +179,11 @@ def table_rows(results: Sequence[dict]) -> list[str]:
     rows = ["| data (held-out domain); train recipe | seed | encoder val ROC-AUC by epoch | encoder alone | branch alone | fused | "
             "weights (encoder : branch) |", "|---|---|---|---|---|---|---|"]
     for result in results:
-        recipe = result["params"]["train"]
+        recipe, shape, pretraining = (result["params"][name] for name in ("train", "model", "pretrain"))
         name = (result["data"] + (f" ({result['hold_out_domain']})" if result.get("hold_out_domain") else "")
-                + f"; train {recipe['epochs']} ep., lr {recipe['learning_rate']}, warm-up {recipe['warmup_ratio']}")
+                + f"; L{shape['num_hidden_layers']} H{shape['hidden_size']}, {shape['max_length']} tokens, "
+                f"pretrain {pretraining['epochs']} ep.; train {recipe['epochs']} ep., lr {recipe['learning_rate']}, "
+                f"warm-up {recipe['warmup_ratio']}")
         for run in result["runs"]:
             curve = ", ".join(f"{epoch['val_roc_auc']:.3f}" for epoch in run["train_history"] if "val_roc_auc" in epoch)
             curve += " (collapsed: train loss at the prior's entropy)" if run.get("encoder_collapsed") else ""
