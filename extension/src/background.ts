@@ -71,8 +71,16 @@ async function correct(tabId: number, label: "HUMAN" | "AI"): Promise<PageReport
   return report;
 }
 
-/** The content script on the user's sites, in automatic mode, for the origins they granted. */
-async function registerAutomatic(): Promise<string[]> {
+let registering: Promise<string[]> = Promise.resolve([]);
+
+/** The content script on the user's sites, in automatic mode, for the origins they granted. One registration at a
+ * time: two at once (the install event and a settings change) would both unregister, then both register the id. */
+function registerAutomatic(): Promise<string[]> {
+  registering = registering.catch(() => []).then(registerNow);
+  return registering;
+}
+
+async function registerNow(): Promise<string[]> {
   await chrome.scripting.unregisterContentScripts({ ids: ["automatic"] }).catch(() => undefined);
   const settings = await loadSettings();
   if (settings.mode !== "automatic") return [];

@@ -4,7 +4,8 @@ Three ways to score a sentence, compared on documents whose sentences have known
 (`benchmarks/sentences.py`, results in `benchmarks/results/sentences_<data>.json`):
 
 - `window`: P(AI) of the sentence read with its neighbours (`WINDOW` sentences on each side), so a short sentence
-  is not judged on a handful of words; the shipped default, the best of the three on the mixed documents.
+  is not judged on a handful of words; the default, the best of the three on the mixed documents (sentence-level
+  ROC-AUC 0.832 on L2R, 0.932 on KatFish, against 0.811 and 0.914 alone, 0.817 and 0.902 left out).
 - `alone`: P(AI) of the sentence by itself.
 - `leave_out`: how much the document's P(AI) falls when the sentence is removed (positive: it pushed the document
   towards AI). Not a probability; it says which sentences the document's own label rests on.
