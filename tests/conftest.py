@@ -224,6 +224,7 @@ from .web_fixtures import web_assets, web_page_dir  # noqa: E402, F401 (fixtures
 # files that use it run last, on whichever worker is free.
 FIRST = "tests/test_pipeline_e2e.py::test_every_stage_runs_and_writes_its_outputs"
 WEB_FIXTURES = {"web_page_dir", "web_assets"}
+BROWSER_FILES = {"test_extension.py"}  # Chromium with the extension, on a worker of its own choosing
 # --- tiers (`make test` runs them all; `make test-fast` leaves out e2e, browser and slow) ---
 # e2e: the tests on the tiny pipeline's `dvc repro`; browser: the page built and driven in Chromium; slow: the files
 # whose tests start servers, simulators, converters or venvs (each over ten seconds a test, measured with --durations)
@@ -246,7 +247,7 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.xdist_group(group))
         if "pipeline_repo" in item.fixturenames or item.nodeid == FIRST:
             item.add_marker(pytest.mark.e2e)
-        if WEB_FIXTURES & set(item.fixturenames):
+        if WEB_FIXTURES & set(item.fixturenames) or item.path.name in BROWSER_FILES:
             item.add_marker(pytest.mark.browser)
         if item.path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)

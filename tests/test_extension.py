@@ -51,7 +51,7 @@ def fixture_site():
 
 
 @pytest.fixture(scope="module")
-def web_assets(tmp_path_factory) -> Path:
+def extension_assets(tmp_path_factory) -> Path:
     """The tiny model unquantized: its random weights (std 0.3) blow a one-step difference in INT8 rounding between
     ONNX Runtime Web and native ONNX Runtime up to 2e-3 in P(AI) on a long text (seen on the article fixture); the
     trained models' own INT8 assets agree to 1e-6 (tests/test_web_browser.py checks the page on INT8)."""
@@ -59,10 +59,10 @@ def web_assets(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def unpacked(tmp_path_factory, web_assets) -> Path:
+def unpacked(tmp_path_factory, extension_assets) -> Path:
     """The extension with the tests' tiny model, granted the fixture site (as a user granting a site in the options
     does; a test cannot click the browser's permission prompt)."""
-    folder = build_extension(tmp_path_factory.mktemp("extension"), web_assets)
+    folder = build_extension(tmp_path_factory.mktemp("extension"), extension_assets)
     grant_hosts(folder, ["http://127.0.0.1/*"])
     return folder
 
@@ -108,8 +108,8 @@ def highlighted(frame) -> int:
                           ".reduce((n, name) => n + (CSS.highlights.get(name)?.size ?? 0), 0)")
 
 
-def check_against_python(report: dict, web_assets: Path) -> None:
-    scorer, text, result = WebScorer(web_assets), report["text"], report["result"]
+def check_against_python(report: dict, assets: Path) -> None:
+    scorer, text, result = WebScorer(assets), report["text"], report["result"]
     p_ai = scorer.probability_ai([text])
     assert result["probability"] == pytest.approx(float(p_ai[0]), abs=1e-4)
     assert [(result["label"], result["reason"])] == scorer.threshold.labels(p_ai, [text])
@@ -119,11 +119,11 @@ def check_against_python(report: dict, web_assets: Path) -> None:
 
 
 def test_the_naver_post_in_its_frame_is_labelled_on_the_badge_and_its_sentences_highlighted(browser, fixture_site,
-                                                                                            web_assets, tmp_path):
+                                                                                            extension_assets):
     page, tab, report = visit(browser, f"{fixture_site}/naver/blog.html")
     assert report["source"] == "smarteditor"
     assert report["text"] == "\n".join(NAVER_POST)  # the frame's post only: no title, header or comments
-    check_against_python(report, web_assets)
+    check_against_python(report, extension_assets)
     result = report["result"]
     assert badge(browser, tab) == BADGES[result["label"]]
     post_frame = page.frame(name="mainFrame")
@@ -134,12 +134,12 @@ def test_the_naver_post_in_its_frame_is_labelled_on_the_badge_and_its_sentences_
     assert post_frame.evaluate("() => [typeof window.tinydetect, typeof chrome?.storage]") == ["undefined", "undefined"]
 
 
-def test_an_article_is_found_by_readability_and_a_page_without_one_says_so(browser, fixture_site, web_assets):
+def test_an_article_is_found_by_readability_and_a_page_without_one_says_so(browser, fixture_site, extension_assets):
     _, tab, report = visit(browser, f"{fixture_site}/article.html")
     assert report["source"] == "readability"
     assert report["text"].startswith("Last weekend I finally pulled") and "Comments are closed" not in report["text"]
     assert "Home | Archive" not in report["text"] and report["text"].endswith("I love it.")
-    check_against_python(report, web_assets)
+    check_against_python(report, extension_assets)
     assert badge(browser, tab) == BADGES[report["result"]["label"]]
     _, tab, report = visit(browser, f"{fixture_site}/no-article.html")
     assert report["source"] == "none" and report["result"] is None
