@@ -18,13 +18,10 @@ Writes `benchmarks/results/extension.json` and a screenshot of the panel on the 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import tempfile
-import threading
 import time
 from datetime import date
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -34,36 +31,18 @@ from benchmarks._common import commit
 from tinydetect.core.files import write_json
 from tinydetect.web.extension import (
     DEFAULT_ASSETS,
-    EXTENSION_ROOT,
     build_extension,
+    check_automatically,
     grant_hosts,
     launch_with_extension,
     pack,
+    serve_fixtures,
     service_worker,
+    visit,
 )
 
 PAGES = {"naver": "naver/blog.html", "article": "article.html"}
 RESULTS = REPO_ROOT / "benchmarks" / "results"
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-def report_of(context, worker, url: str, timeout_s: float = 60) -> tuple[object, int, dict]:
-    """Opens `url` in a new tab; the page, its tab id and the extension's report once it is stored."""
-    worker.evaluate("() => chrome.storage.session.clear()")
-    page = context.new_page()
-    page.goto(url)
-    tab = worker.evaluate("async (url) => (await chrome.tabs.query({})).find((tab) => tab.url === url)?.id", url)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        report = worker.evaluate("async (key) => (await chrome.storage.session.get(key))[key]", f"tab-{tab}")
-        if report is not None:
-            return page, tab, report
-        time.sleep(0.05)
-    raise RuntimeError(f"{url}: the extension reported nothing in {timeout_s} s")
 
 
 def timings(report: dict) -> dict:
@@ -85,9 +64,7 @@ def summary(rows: list[dict]) -> dict:
 def set_up_automatic(context):
     """The extension's worker, set to check the fixture site automatically (which also starts loading the model)."""
     worker = service_worker(context)
-    worker.evaluate("""async () => {
-        await chrome.storage.local.set({ settings: { mode: "automatic", sites: ["http://127.0.0.1/*"] } });
-        return globalThis.tinydetect.registerAutomatic(); }""")
+    check_automatically(worker, ["http://127.0.0.1/*"])
     return worker
 
 
@@ -100,7 +77,7 @@ def first_page(unpacked: Path, url: str, wait_s: float) -> dict:
         context = launch_with_extension(playwright, unpacked, profile)
         worker = set_up_automatic(context)
         time.sleep(wait_s)
-        _, _, report = report_of(context, worker, url)
+        _, _, report = visit(context, worker, url)
         context.close()
     return timings(report)
 
@@ -113,10 +90,10 @@ def measure(unpacked: Path, site: str, runs: int, screenshot: Path) -> dict:
         worker = set_up_automatic(context)
         results = {}
         for name, path in PAGES.items():
-            report_of(context, worker, f"{site}/{path}")[0].close()  # the first visit warms this page's path
+            visit(context, worker, f"{site}/{path}")[0].close()  # the first visit warms this page's path
             warm = []
             for _ in range(runs):
-                page, tab, report = report_of(context, worker, f"{site}/{path}")
+                page, tab, report = visit(context, worker, f"{site}/{path}")
                 warm.append(timings(report))
                 if name == "article" and len(warm) == runs:  # (this machine has no Korean font)
                     panel = context.new_page()
@@ -160,9 +137,7 @@ def main() -> None:
     if args.table:
         print("\n".join(table_rows(json.loads((RESULTS / "extension.json").read_text()))))
         return
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(QuietHandler, directory=str(EXTENSION_ROOT / "fixtures")))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve_fixtures()
     try:
         with tempfile.TemporaryDirectory() as build:
             unpacked = build_extension(Path(build) / "unpacked", args.assets)

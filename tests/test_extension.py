@@ -5,11 +5,8 @@ against the Python scorer, and every request the browser made is checked to stay
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -17,19 +14,20 @@ import pytest
 
 from tinydetect.runtime.sentences import sentence_scores
 from tinydetect.web.extension import (
-    EXTENSION_ROOT,
     build_extension,
+    check_automatically,
     grant_hosts,
     launch_with_extension,
     lint,
     pack,
+    serve_fixtures,
     service_worker,
 )
+from tinydetect.web.extension import visit as open_and_report
 from tinydetect.web.scorer import WebScorer
 
 from .web_fixtures import tiny_web_assets
 
-FIXTURES = EXTENSION_ROOT / "fixtures"
 BADGES = {"AI": "AI", "HUMAN": "HUM", "UNSURE": "?"}
 NAVER_POST = ["토요일 아침에 한강 공원으로 산책을 나갔다. 바람이 조금 불었지만 햇살이 따뜻해서 걷기 좋았다.",
               "편의점에서 커피를 한 잔 사서 벤치에 앉아 강물을 한참 바라봤다!",
@@ -37,15 +35,9 @@ NAVER_POST = ["토요일 아침에 한강 공원으로 산책을 나갔다. 바�
               "다음 주에는 친구랑 자전거를 타러 가기로 했다."]
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def fixture_site():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(FIXTURES)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve_fixtures()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
 
@@ -76,10 +68,7 @@ def browser(unpacked, tmp_path_factory):
         requests: list[str] = []
         context.on("request", lambda request: requests.append(request.url))
         worker = service_worker(context)
-        granted = worker.evaluate("""async () => {
-            await chrome.storage.local.set({ settings: { mode: "automatic", sites: ["http://127.0.0.1/*"] } });
-            return globalThis.tinydetect.registerAutomatic(); }""")
-        assert granted == ["http://127.0.0.1/*"]
+        assert check_automatically(worker, ["http://127.0.0.1/*"]) == ["http://127.0.0.1/*"]
         yield context, worker, requests
         context.close()
 
@@ -87,16 +76,7 @@ def browser(unpacked, tmp_path_factory):
 def visit(browser, url: str) -> tuple[object, int, dict]:
     """Open `url`; the page, its tab id and the extension's report on it once the sentences are in."""
     context, worker, _ = browser
-    page = context.new_page()
-    page.goto(url)
-    tab = worker.evaluate("async (url) => (await chrome.tabs.query({})).find((tab) => tab.url === url)?.id", url)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        report = worker.evaluate("async (key) => (await chrome.storage.session.get(key))[key]", f"tab-{tab}")
-        if report is not None:
-            return page, tab, report
-        time.sleep(0.1)
-    raise AssertionError(f"no report for {url}")
+    return open_and_report(context, worker, url)
 
 
 def badge(browser, tab: int) -> str:

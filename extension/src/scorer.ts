@@ -1,7 +1,7 @@
 // The detector inside the extension: the web stage's assets (packaged under model/), the page's own code for
 // scoring, sentences and training the head on corrections (web/src, shared, not copied). It runs in the offscreen
 // document in Chromium (a service worker cannot host ONNX Runtime Web) and in the background page in Firefox.
-import { Detector } from "../../web/src/detector";
+import { Detector, cutsFor } from "../../web/src/detector";
 import { addCorrection, trainOnCorrections } from "../../web/src/feedback";
 import { scoreSentences } from "../../web/src/sentences";
 import { Store } from "../../web/src/store";
@@ -36,13 +36,10 @@ export async function score(text: string): Promise<Result> {
   const started = performance.now();
   const whole = await detector.score(read);
   detector.forget(); // the page's embedding cache would grow with every page read; corrections embed anew
-  const language = whole.language;
-  const config = detector.config;
+  const cuts = cutsFor(detector.config, whole.language);
   return {
-    label: whole.label, probability: whole.probability, reason: whole.reason, language,
-    aiCut: config.thresholds_by_language?.[language] ?? config.threshold,
-    humanCut: config.human_thresholds_by_language?.[language] ?? config.human_threshold ?? config.threshold,
-    sentences: [], scoreMs: performance.now() - started, sentencesMs: 0,
+    label: whole.label, probability: whole.probability, reason: whole.reason, language: whole.language,
+    aiCut: cuts.ai, humanCut: cuts.human, sentences: [], scoreMs: performance.now() - started, sentencesMs: 0,
   };
 }
 

@@ -157,13 +157,20 @@ export const UNSEEN_LANGUAGE = "a language the model has no cut for";
 export const TOO_SHORT = "too few words to judge";
 export const UNFAMILIAR = "unlike the texts the model was trained on";
 
+/** The AI and HUMAN cuts of a language (the pooled ones where it has none; the AI cut for HUMAN in assets written
+ * before three labels). */
+export function cutsFor(config: DetectorJson, language: string): { ai: number; human: number } {
+  const ai = config.thresholds_by_language?.[language] ?? config.threshold;
+  return { ai, human: config.human_thresholds_by_language?.[language] ?? config.human_threshold ?? ai };
+}
+
 /** tinydetect.decision.threshold.Threshold.label, the one rule of every surface: AI above the AI cut (the cut
  * itself is not), HUMAN at or below the HUMAN cut, UNSURE between and for texts the cuts say nothing about. */
 export function labelOf(config: DetectorJson, probability: number, text: string,
   familiarity: Familiarity | null = null): { label: string; reason: string | null } {
   const script = scriptLanguage(text);
   const language = script ?? guessLanguage(text);
-  const aiCut = config.thresholds_by_language?.[language] ?? config.threshold;
+  const { ai: aiCut, human: humanCut } = cutsFor(config, language);
   const ai = config.positive_label;
   const human = config.labels.find((label) => label !== ai)!;
   if (config.human_threshold === undefined) return { label: probability > aiCut ? ai : human, reason: null };
@@ -174,7 +181,6 @@ export function labelOf(config: DetectorJson, probability: number, text: string,
   if (text.split(/\s+/).filter(Boolean).length < (config.min_words ?? 0)) return { label: "UNSURE", reason: TOO_SHORT };
   if (familiarity?.isUnfamiliar(text, language)) return { label: "UNSURE", reason: UNFAMILIAR };
   if (probability > aiCut) return { label: ai, reason: null };
-  const humanCut = config.human_thresholds_by_language?.[language] ?? config.human_threshold;
   return probability <= humanCut ? { label: human, reason: null } : { label: "UNSURE", reason: BETWEEN_CUTS };
 }
 

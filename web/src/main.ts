@@ -3,7 +3,7 @@
 //
 // URL parameters: model=<folder of the web assets> (default model/), threads=<n> (WebAssembly threads; default all
 // cores when the page is cross-origin isolated, else 1), backend=auto|wasm|webgpu, db=<IndexedDB name>.
-import { Detector, guessLanguage } from "./detector";
+import { Detector, cutsFor, guessLanguage } from "./detector";
 import { addCorrection, examples, trainOnCorrections } from "./feedback";
 import { federate } from "./federated";
 import { type Example, type Head, trainHead } from "./head";
@@ -67,10 +67,7 @@ async function scoreText(): Promise<void> {
 /** The text again, each sentence coloured as the extension highlights it: above the AI cut red, between the cuts
  * grey (the cuts of the text's language). Text nodes only: the pasted text is never parsed as HTML. */
 function showSentences(text: string, scores: SentenceScore[]): void {
-  const language = guessLanguage(text);
-  const config = detector.config;
-  const aiCut = config.thresholds_by_language?.[language] ?? config.threshold;
-  const humanCut = config.human_thresholds_by_language?.[language] ?? config.human_threshold ?? aiCut;
+  const { ai: aiCut, human: humanCut } = cutsFor(detector.config, guessLanguage(text));
   const pieces: Node[] = [];
   let at = 0;
   for (const sentence of scores) {

@@ -10,11 +10,15 @@ extensions; Playwright needs a persistent context for that.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 import zipfile
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tinydetect.core.errors import UserError
@@ -22,6 +26,7 @@ from tinydetect.web.browser import CHROMIUM_FLAGS, WEB_ROOT, chromium_path
 
 EXTENSION_ROOT = WEB_ROOT.parent / "extension"
 DEFAULT_ASSETS = WEB_ROOT / "public" / "model"
+FIXTURES = EXTENSION_ROOT / "fixtures"  # the test pages: a Naver-shaped post, an article, a page without one
 
 
 def _npm() -> str:
@@ -97,6 +102,39 @@ def service_worker(context):
     """The extension's background service worker (evaluate runs in it, with the `chrome.*` APIs)."""
     (worker,) = [w for w in context.service_workers if w.url.endswith("/background.js")]
     return worker
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve_fixtures(folder: Path = FIXTURES) -> ThreadingHTTPServer:
+    """The fixture pages on 127.0.0.1 (a free port), in a thread; `shutdown()` stops it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def check_automatically(worker, sites: list[str]) -> list[str]:
+    """Sets automatic mode on `sites`, as the options page does; the sites the content script now runs on."""
+    return worker.evaluate("""async (sites) => {
+        await chrome.storage.local.set({ settings: { mode: "automatic", sites } });
+        return globalThis.tinydetect.registerAutomatic(); }""", sites)
+
+
+def visit(context, worker, url: str, timeout_s: float = 60) -> tuple[object, int, dict]:
+    """Opens `url` in a new tab; the page, its tab id and the extension's report on it once stored (sentences in)."""
+    page = context.new_page()
+    page.goto(url)
+    tab = worker.evaluate("async (url) => (await chrome.tabs.query({})).find((tab) => tab.url === url)?.id", url)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        report = worker.evaluate("async (key) => (await chrome.storage.session.get(key))[key]", f"tab-{tab}")
+        if report is not None:
+            return page, tab, report
+        time.sleep(0.05)
+    raise RuntimeError(f"{url}: the extension reported nothing in {timeout_s} s")
 
 
 def main() -> None:
