@@ -51,10 +51,12 @@ from tinydetect.core.files import write_json
 from tinydetect.core.records import Record, load_dir
 from tinydetect.data.split import split_records
 from tinydetect.decision.threshold import label_shares
+from tinydetect.evaluation.slices import calibration
 from tinydetect.modeling.model import margin_parts, predict_logits
 from tinydetect.modeling.pretraining import pretrain
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 from tinydetect.modeling.training import TrainingData, ended_at_prior, policy_threshold, prior_entropy, train
+from tinydetect.robustness.augmentation import augmented
 
 PARTS = ("encoder", "lexical_branch", "fused")
 
@@ -126,8 +128,10 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
     encoder_on_test = EncoderOnTest(tokenizer, splits["test"])
     # a collapse is a result to record here, not a reason to stop the other seeds: the guard warns (stderr)
     train_config = params["train"].model_copy(update={"encoder_guard": "warn"})
-    result = train(model_config, train_config, TrainingData(tokenizer, splits["train"], splits["val"]), seed,
+    train_records = augmented(splits["train"], train_config.augment_attacks, params["base"].seed)  # as stages/train.py
+    result = train(model_config, train_config, TrainingData(tokenizer, train_records, splits["val"]), seed,
                    callbacks=[encoder_on_test], threshold=policy_threshold(params["eval"]), pretrained=encoder_dir)
+    test_p_ai = result.detector.probability_ai([record.text for record in splits["test"]])  # the shipped P(AI)
     return {
         "seed": seed,
         "test_roc_auc": parts_roc_auc(result.detector, splits["test"], encoder_on_test.roc_auc),
@@ -135,7 +139,8 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
         "encoder_collapsed": collapsed(result.history, splits["train"], params["train"].min_loss_drop_from_prior),
         "val_roc_auc_fused": round(result.val_roc_auc, 6),
         "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
-        "labels": labels_by_domain(result.detector, splits["test"]),
+        "labels": labels_by_domain(result.detector, splits["test"], test_p_ai),
+        "test_ece": round(calibration(np.array([record.label_int for record in splits["test"]]), test_p_ai)[1], 4),
         "label_rates_on_val": result.detector.threshold.rates,
         "train_history": result.history,
         "pretrain_perplexity_by_epoch": perplexity_by_epoch,
@@ -143,10 +148,9 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
     }
 
 
-def labels_by_domain(detector, test: Sequence[Record]) -> dict[str, dict]:
-    """The shipped model's three labels on test (its own cuts, chosen on val): the share of each label among the human
-    and among the AI texts, for all of test and for each domain."""
-    p_ai = detector.probability_ai([record.text for record in test])
+def labels_by_domain(detector, test: Sequence[Record], p_ai: np.ndarray) -> dict[str, dict]:
+    """The shipped model's three labels on test (its own cuts, chosen on val, applied to its P(AI) `p_ai`): the share
+    of each label among the human and among the AI texts, for all of test and for each domain."""
     groups = {"all": list(range(len(test)))}
     for index, record in enumerate(test):
         groups.setdefault(str(record.domain), []).append(index)
@@ -171,7 +175,17 @@ def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
               if row["fusion"].get("branch_weight")]
     summary["encoder_to_branch_weight"] = {"mean": round(float(np.mean(ratios)), 4)} if ratios else {}
     summary["seeds_collapsed"] = sum(bool(row.get("encoder_collapsed")) for row in rows)
+    eces = [row["test_ece"] for row in rows if "test_ece" in row]
+    summary["test_ece"] = {"mean": round(float(np.mean(eces)), 4), "std": round(float(np.std(eces)), 4)} if eces else {}
     return summary
+
+
+def recipe_levers(recipe: dict) -> str:
+    """The train levers a run turned on, for its table row ("" for the plain recipe)."""
+    levers = [f"random windows {recipe['window_share']}" if recipe.get("window_share") else "",
+              "attacks " + "+".join(recipe["augment_attacks"]) if recipe.get("augment_attacks") else "",
+              f"teacher {recipe['teacher']}" if recipe.get("teacher", "none") != "none" else ""]
+    return "".join(f", {lever}" for lever in levers if lever)
 
 
 def table_rows(results: Sequence[dict]) -> list[str]:
@@ -183,7 +197,7 @@ def table_rows(results: Sequence[dict]) -> list[str]:
         name = (result["data"] + (f" ({result['hold_out_domain']})" if result.get("hold_out_domain") else "")
                 + f"; L{shape['num_hidden_layers']} H{shape['hidden_size']}, {shape['max_length']} tokens, "
                 f"pretrain {pretraining['epochs']} ep.; train {recipe['epochs']} ep., lr {recipe['learning_rate']}, "
-                f"warm-up {recipe['warmup_ratio']}")
+                f"warm-up {recipe['warmup_ratio']}" + recipe_levers(recipe))
         for run in result["runs"]:
             curve = ", ".join(f"{epoch['val_roc_auc']:.3f}" for epoch in run["train_history"] if "val_roc_auc" in epoch)
             curve += " (collapsed: train loss at the prior's entropy)" if run.get("encoder_collapsed") else ""

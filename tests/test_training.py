@@ -128,3 +128,32 @@ def test_training_logs_the_encoders_curve_per_epoch(trained):
     assert [row["epoch"] for row in result.history] == [float(epoch) for epoch in range(1, len(result.history) + 1)]
     assert all({"train_loss", "val_loss", "val_roc_auc"} <= set(row) for row in result.history)
     assert max(row["val_roc_auc"] for row in result.history) == pytest.approx(result.best_val_roc_auc, abs=1e-6)
+
+
+def test_random_windows_show_the_encoder_another_part_of_a_long_text_and_leave_short_ones_alone():
+    from tinydetect.modeling.tokenizer import CLS_ID, PAD_ID
+    from tinydetect.modeling.training import EncodedTexts, RandomWindows
+
+    long_text = " ".join(f"w{index}" for index in range(200))
+    records = [parse_record({"id": "long", "text": long_text, "label": "AI"}, default_id=""),
+               parse_record({"id": "short", "text": "w1 w2 w3", "label": "HUMAN"}, default_id="")]
+    tokenizer = DetectorTokenizer(train_sentencepiece([long_text] * 5, TokenizerConfig(vocab_size=300), seed=0),
+                                  max_length=96)
+    plain = EncodedTexts(records, tokenizer)
+    windowed = EncodedTexts(records, tokenizer, windows=RandomWindows(share=1.0, width=16, seed=0))
+    start_ids, start_mask = plain[0]["input_ids"], plain[0]["attention_mask"]
+    starts = set()
+    for _ in range(20):
+        item = windowed[0]
+        ids, mask = item["input_ids"], item["attention_mask"]
+        assert ids.shape == start_ids.shape and int(ids[0]) == CLS_ID and int(item["labels"]) == 1
+        dropped = int(start_mask.sum() - mask.sum())
+        assert 1 <= dropped <= int(start_mask.sum()) - 2 - 15  # a full window of pieces is left
+        assert ids[1:int(mask.sum())].tolist() == start_ids[1 + dropped:int(start_mask.sum())].tolist()
+        assert (ids[int(mask.sum()):] == PAD_ID).all() and not mask[int(mask.sum()):].any()
+        starts.add(dropped)
+    assert len(starts) > 5  # a new window each time the text is drawn
+    for _ in range(5):
+        assert windowed[1]["input_ids"].tolist() == plain[1]["input_ids"].tolist()
+    unwindowed = EncodedTexts(records, tokenizer, windows=RandomWindows(share=0.0, width=16, seed=0))
+    assert unwindowed[0]["input_ids"].tolist() == start_ids.tolist()

@@ -207,6 +207,9 @@ class TrainConfig(_Section):
         "class prior's entropy, or it predicted the prior (the guard fails or warns; not checked when distilling)")
     encoder_guard: Literal["fail", "warn"] = Field(
         "fail", description="what an encoder below min_encoder_val_roc_auc or min_loss_drop_from_prior does")
+    window_share: float = Field(
+        0.0, ge=0, le=1, description="share of train texts whose encoder reads a random window of the text instead "
+        "of its start, drawn anew each epoch (more views of few texts; val, test and inference read the start)")
     augment_attacks: list[AttackName] = Field(
         default_factory=list, description="add a copy of every train text under each of these RAID attacks "
         "(tinydetect.robustness.attacks), same label: for the edits normalization cannot undo")

@@ -40,7 +40,7 @@ from tinydetect.modeling.model import (
     predict_logits,
 )
 from tinydetect.modeling.pretraining import load_pretrained_encoder
-from tinydetect.modeling.tokenizer import DetectorTokenizer
+from tinydetect.modeling.tokenizer import PAD_ID, DetectorTokenizer
 
 # (val labels, val P(AI), domains=..., languages=..., texts=..., train_texts=...) -> threshold
 ThresholdChoice = Callable[..., Threshold]
@@ -62,29 +62,68 @@ class TrainingData:
     teacher_p_ai: Mapping[str, float] | None = None  # a teacher's P(AI) by record id (distillation), or None
 
 
+@dataclass(frozen=True)
+class RandomWindows:
+    """Each time a text is drawn, with probability `share`, the encoder's `width` tokens come from a random place
+    in the text instead of its start.
+
+    BERT reads only the first `width` tokens of a text the lexical branch reads 512 of: on a few thousand texts it
+    sees the same 128 tokens every epoch and learns them by heart. A window elsewhere in the same text is another
+    view with the same label, new each epoch. Val, test and inference still read the start.
+    """
+
+    share: float
+    width: int
+    seed: int
+
+
 class EncodedTexts(torch.utils.data.Dataset):
     """Tokenized records as the dicts of tensors the Trainer's default collator expects.
 
-    With `teacher_p_ai`, each item also carries the teacher's P(AI) (NaN for a text it has none for).
+    With `teacher_p_ai`, each item also carries the teacher's P(AI) (NaN for a text it has none for); with
+    `windows`, some items start at a random piece of the text (`RandomWindows`).
     """
 
     def __init__(self, records: Sequence[Record], tokenizer: DetectorTokenizer,
-                 teacher_p_ai: Mapping[str, float] | None = None):
+                 teacher_p_ai: Mapping[str, float] | None = None, windows: RandomWindows | None = None):
         encoded = tokenizer([record.text for record in records])
         self.input_ids = torch.from_numpy(encoded["input_ids"])
         self.attention_mask = torch.from_numpy(encoded["attention_mask"])
         self.labels = torch.tensor([record.label_int for record in records])
         self.teacher = None if teacher_p_ai is None else torch.tensor(
             [teacher_p_ai.get(record.id, float("nan")) for record in records], dtype=torch.float32)
+        self.windows = windows if windows is not None and windows.share > 0 else None
+        self.random = np.random.default_rng(windows.seed if windows is not None else 0)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        item = {"input_ids": self.input_ids[index], "attention_mask": self.attention_mask[index], "labels": self.labels[index]}
+        input_ids, attention_mask = self.input_ids[index], self.attention_mask[index]
+        if self.windows is not None and self.random.random() < self.windows.share:
+            input_ids, attention_mask = self._from_random_piece(input_ids, attention_mask)
+        item = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": self.labels[index]}
         if self.teacher is not None:
             item[TEACHER_FIELD] = self.teacher[index]
         return item
+
+    def _from_random_piece(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        """[CLS] and the text from a random piece on, padded back to the same length; a text whose pieces fit in
+        the window as they are is returned unchanged."""
+        length = int(attention_mask.sum())
+        pieces = length - 2  # between [CLS] and [SEP]
+        last_start = pieces - (self.windows.width - 1)  # the window holds [CLS] and width - 1 pieces
+        if last_start <= 0:
+            return input_ids, attention_mask
+        start = int(self.random.integers(1, last_start + 1))
+        shifted = torch.cat([input_ids[:1], input_ids[1 + start:], input_ids.new_full((start,), PAD_ID)])
+        mask = torch.cat([attention_mask[start:], attention_mask.new_zeros(start)])
+        return shifted, mask
+
+
+def encoder_width(model: torch.nn.Module) -> int:
+    """The tokens BERT reads (the lexical branch may read more)."""
+    return int(model.config.max_position_embeddings)
 
 
 def _val_roc_auc(prediction: EvalPrediction) -> dict[str, float]:
@@ -194,7 +233,8 @@ def fit(
         trainer = DistillationTrainer(
             model=model,
             args=arguments,
-            train_dataset=EncodedTexts(data.train, data.tokenizer, data.teacher_p_ai),
+            train_dataset=EncodedTexts(data.train, data.tokenizer, data.teacher_p_ai, RandomWindows(
+                train_config.window_share, encoder_width(model), seed)),
             eval_dataset=EncodedTexts(data.val, data.tokenizer),
             compute_metrics=_val_roc_auc,
             callbacks=[EarlyStoppingCallback(train_config.early_stopping_patience), *callbacks],
