@@ -55,7 +55,7 @@ from tinydetect.evaluation.slices import calibration
 from tinydetect.modeling.model import margin_parts, predict_logits
 from tinydetect.modeling.pretraining import pretrain
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
-from tinydetect.modeling.training import TrainingData, ended_at_prior, policy_threshold, prior_entropy, train
+from tinydetect.modeling.training import TrainingData, ended_at_prior, loss_at_prior, policy_threshold, train
 from tinydetect.robustness.augmentation import augmented
 
 PARTS = ("encoder", "lexical_branch", "fused")
@@ -136,7 +136,7 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
         "seed": seed,
         "test_roc_auc": parts_roc_auc(result.detector, splits["test"], encoder_on_test.roc_auc),
         "best_val_roc_auc_encoder": round(result.best_val_roc_auc, 6),
-        "encoder_collapsed": collapsed(result.history, splits["train"], params["train"].min_loss_drop_from_prior),
+        "encoder_collapsed": collapsed(result.history, train_records, params["train"]),
         "val_roc_auc_fused": round(result.val_roc_auc, 6),
         "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
         "labels": labels_by_domain(result.detector, splits["test"], test_p_ai),
@@ -159,9 +159,10 @@ def labels_by_domain(detector, test: Sequence[Record], p_ai: np.ndarray) -> dict
             for name, rows in groups.items()}
 
 
-def collapsed(history: Sequence[dict], train_records: Sequence[Record], min_drop: float) -> bool:
+def collapsed(history: Sequence[dict], train_records: Sequence[Record], recipe) -> bool:
     """The guard's loss test (modeling/training.py::ended_at_prior) on this seed's log and train split."""
-    return ended_at_prior(history, prior_entropy(np.array([record.label_int for record in train_records])), min_drop)
+    labels = np.array([record.label_int for record in train_records])
+    return ended_at_prior(history, loss_at_prior(labels, recipe.class_weight), recipe.min_loss_drop_from_prior)
 
 
 def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
@@ -184,7 +185,8 @@ def recipe_levers(recipe: dict) -> str:
     """The train levers a run turned on, for its table row ("" for the plain recipe)."""
     levers = [f"random windows {recipe['window_share']}" if recipe.get("window_share") else "",
               "attacks " + "+".join(recipe["augment_attacks"]) if recipe.get("augment_attacks") else "",
-              f"teacher {recipe['teacher']}" if recipe.get("teacher", "none") != "none" else ""]
+              f"teacher {recipe['teacher']}" if recipe.get("teacher", "none") != "none" else "",
+              f"class weight {recipe['class_weight']}" if recipe.get("class_weight", "none") != "none" else ""]
     return "".join(f", {lever}" for lever in levers if lever)
 
 

@@ -207,6 +207,9 @@ class TrainConfig(_Section):
         "class prior's entropy, or it predicted the prior (the guard fails or warns; not checked when distilling)")
     encoder_guard: Literal["fail", "warn"] = Field(
         "fail", description="what an encoder below min_encoder_val_roc_auc or min_loss_drop_from_prior does")
+    class_weight: Literal["none", "balanced"] = Field(
+        "none", description="balanced: each class weighs as much in the loss as the other (scikit-learn's rule, "
+        "n / (2 n_class)), so a prior-heavy split (L2R is 80% AI) gives no reward for predicting the prior")
     window_share: float = Field(
         0.0, ge=0, le=1, description="share of train texts whose encoder reads a random window of the text instead "
         "of its start, drawn anew each epoch (more views of few texts; val, test and inference read the start)")

@@ -39,9 +39,12 @@ def cross_fitted_soft_labels(records: Sequence[Record], max_features: int, seed:
 
 
 def distillation_loss(logits: torch.Tensor, labels: torch.Tensor, teacher_p_ai: torch.Tensor | None, alpha: float,
-                      temperature: float, label_smoothing: float) -> torch.Tensor:
-    """The mixed loss above; rows without a teacher label (NaN) get the hard loss alone."""
-    hard = F.cross_entropy(logits, labels, label_smoothing=label_smoothing, reduction="none")  # (batch,)
+                      temperature: float, label_smoothing: float,
+                      class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The mixed loss above; rows without a teacher label (NaN) get the hard loss alone. `class_weights` (one per
+    label) weigh each row's hard loss by its label."""
+    weights = None if class_weights is None else class_weights.to(logits.dtype)
+    hard = F.cross_entropy(logits, labels, weight=weights, label_smoothing=label_smoothing, reduction="none")  # (batch,)
     if teacher_p_ai is None or alpha == 0:
         return hard.mean()
     known = ~torch.isnan(teacher_p_ai)
@@ -56,13 +59,16 @@ def distillation_loss(logits: torch.Tensor, labels: torch.Tensor, teacher_p_ai: 
 class DistillationTrainer(Trainer):
     """The Hugging Face `Trainer` with `distillation_loss` (and label smoothing) as its loss."""
 
-    def __init__(self, *args, alpha: float, temperature: float, label_smoothing: float, **kwargs):
+    def __init__(self, *args, alpha: float, temperature: float, label_smoothing: float,
+                 class_weights: torch.Tensor | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.alpha, self.temperature, self.smoothing = alpha, temperature, label_smoothing
+        self.class_weights = class_weights
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         teacher_p_ai = inputs.pop(TEACHER_FIELD, None)
         labels = inputs.pop("labels")
         outputs = model(**inputs)
-        loss = distillation_loss(outputs.logits, labels, teacher_p_ai, self.alpha, self.temperature, self.smoothing)
+        loss = distillation_loss(outputs.logits, labels, teacher_p_ai, self.alpha, self.temperature, self.smoothing,
+                                 self.class_weights)
         return (loss, outputs) if return_outputs else loss

@@ -241,13 +241,15 @@ def fit(
             alpha=train_config.distill_alpha if data.teacher_p_ai else 0.0,
             temperature=train_config.distill_temperature,
             label_smoothing=train_config.label_smoothing,
+            class_weights=class_weights(_labels(data.train), train_config.class_weight),
         )
         with lexical_branch_detached(model):  # BERT alone: the fitted branch neither learns nor picks the epoch
             trainer.train()
         best_metric = trainer.state.best_metric
         epochs_run = trainer.state.epoch
         history = epoch_history(trainer.state.log_history)
-    prior = None if data.teacher_p_ai else prior_entropy(_labels(data.train))  # a distillation loss is not comparable
+    # a distillation loss is not comparable with the prior's
+    prior = None if data.teacher_p_ai else loss_at_prior(_labels(data.train), train_config.class_weight)
     check_encoder_learned(float(best_metric), history, train_config, prior)
     fusion = fuse_on_val(trainer.model, data, seed)
     val_logits = predict_logits(trainer.model, data.tokenizer, [record.text for record in data.val])
@@ -279,6 +281,26 @@ def prior_entropy(labels: np.ndarray) -> float:
     """
     share = float(np.mean(labels))
     return 0.0 if share in (0.0, 1.0) else float(-(share * np.log(share) + (1 - share) * np.log(1 - share)))
+
+
+def class_weights(labels: np.ndarray, rule: str) -> torch.Tensor | None:
+    """The loss weight of each label (HUMAN, AI) under `train.class_weight`; None for "none" or a one-class split.
+
+    >>> class_weights(np.array([1] * 80 + [0] * 20), "balanced").tolist()
+    [2.5, 0.625]
+    """
+    counts = np.bincount(labels, minlength=2)
+    if rule == "none" or (counts == 0).any():
+        return None
+    return torch.tensor(len(labels) / (2 * counts), dtype=torch.float32)
+
+
+def loss_at_prior(labels: np.ndarray, class_weight: str) -> float:
+    """The train loss of a model that learned only the prior: the prior's entropy, or ln 2 when the classes are
+    weighed equally (the best constant answer is then 50/50)."""
+    if class_weights(labels, class_weight) is not None:
+        return float(np.log(2))
+    return prior_entropy(labels)
 
 
 def check_encoder_learned(best_val_roc_auc: float, history: Sequence[Mapping], config: TrainConfig,
