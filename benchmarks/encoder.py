@@ -91,15 +91,20 @@ class EncoderOnTest(TrainerCallback):
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
         margins = np.diff(predict_logits(model, self.tokenizer, [record.text for record in self.test]), axis=1)[:, 0]
-        self.roc_auc = round(float(roc_auc_score([record.label_int for record in self.test], margins)), 6)
+        self.roc_auc = roc_auc_or_nan([record.label_int for record in self.test], margins)
 
 
 def parts_roc_auc(detector, test: Sequence[Record], encoder_alone: float) -> dict[str, float]:
     """Test ROC-AUC of the encoder (before fusion), the branch alone and the shipped fused model."""
     labels = [record.label_int for record in test]
     encoder, branch = margin_parts(detector.model, detector.tokenizer, [record.text for record in test])
-    return {"encoder": encoder_alone, "lexical_branch": round(float(roc_auc_score(labels, branch)), 6),
-            "fused": round(float(roc_auc_score(labels, encoder + branch)), 6)}
+    return {"encoder": encoder_alone, "lexical_branch": roc_auc_or_nan(labels, branch),
+            "fused": roc_auc_or_nan(labels, encoder + branch)}
+
+
+def roc_auc_or_nan(labels: Sequence[int], scores: np.ndarray) -> float:
+    """ROC-AUC, or NaN for a one-class test (a held-out domain of human texts only: its labels are what counts)."""
+    return round(float(roc_auc_score(labels, scores)), 6) if len(set(labels)) == 2 else float("nan")
 
 
 def pretrained_encoder(params: dict, splits: dict[str, list[Record]], tokenizer_proto: bytes, seed: int,
