@@ -102,6 +102,14 @@ def parts_roc_auc(detector, test: Sequence[Record], encoder_alone: float) -> dic
             "fused": roc_auc_or_nan(labels, encoder + branch)}
 
 
+def fused_roc_auc_by_language(test: Sequence[Record], p_ai: np.ndarray) -> dict[str, float]:
+    """The shipped model's test ROC-AUC on each language's texts (the bilingual run's English slice)."""
+    languages = np.array([str(record.lang) for record in test])
+    labels = np.array([record.label_int for record in test])
+    return {str(language): roc_auc_or_nan(labels[languages == language].tolist(), p_ai[languages == language])
+            for language in sorted(set(languages))}
+
+
 def roc_auc_or_nan(labels: Sequence[int], scores: np.ndarray) -> float:
     """ROC-AUC, or NaN for a one-class test (a held-out domain of human texts only: its labels are what counts)."""
     return round(float(roc_auc_score(labels, scores)), 6) if len(set(labels)) == 2 else float("nan")
@@ -145,6 +153,7 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
         "val_roc_auc_fused": round(result.val_roc_auc, 6),
         "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
         "labels": labels_by_domain(result.detector, splits["test"], test_p_ai),
+        "test_fused_roc_auc_by_lang": fused_roc_auc_by_language(splits["test"], test_p_ai),
         "test_ece": round(calibration(np.array([record.label_int for record in splits["test"]]), test_p_ai)[1], 4),
         "label_rates_on_val": result.detector.threshold.rates,
         "train_history": result.history,
