@@ -312,7 +312,7 @@ def main() -> None:
         done = workdir / f"seed-{seed}-{recipe_key}.json"
         row = json.loads(done.read_text()) if done.exists() else run_seed(params, splits, tokenizer_proto, seed, workdir)
         # derived from the row's own log, so rows kept by an earlier version get it too
-        row["encoder_collapsed"] = collapsed(row["train_history"], splits["train"], params["train"].min_loss_drop_from_prior)
+        row["encoder_collapsed"] = collapsed(row["train_history"], splits["train"], params["train"])
         write_json(done, row)
         print_seed(row)
         rows.append(row)
