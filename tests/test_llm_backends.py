@@ -177,7 +177,9 @@ def test_kill_9_mid_run_then_resume_loses_and_duplicates_nothing(server, tmp_pat
 
     _out, err = run_stage(workspace).communicate(timeout=120)
     assert "error" not in err.lower(), err
-    resent = len(server.state.received) - sent_before
+    # distinct prompts: on a loaded machine the server can log a request the killed process had sent only after the
+    # kill, and a request can outlive its 5 s timeout and be retried; either shows one prompt twice
+    resent = len({request["prompt"] for request in server.state.received[sent_before:]})
     assert resent == 40 - answered_before_kill  # only what was never answered
     samples = [json.loads(line) for line in complete_lines(workspace / "data/synth/all_synthetic.jsonl")]
     assert len(samples) == 40 and len({s["id"] for s in samples}) == 40
