@@ -492,11 +492,14 @@ def serve(args: argparse.Namespace) -> None:
                  config=ServerConfig(num_rounds=args.rounds, round_timeout=args.round_timeout))
     print(f"rounds done: {json.dumps(board.history)}", flush=True)
     if not args.exit_when_done:
-        stop = threading.Event()
+        # The handler only appends to a list: setting a threading.Event from a signal handler deadlocks when the
+        # signal lands while the main thread holds the Event's lock inside wait(), which a test run did hit.
+        stop: list[int] = []
         for signal_number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signal_number, lambda *_: stop.set())
+            signal.signal(signal_number, lambda number, _frame: stop.append(number))
         print(SERVING_AFTER_ROUNDS, flush=True)  # said once Ctrl-C is ours again (Flower's while its rounds ran)
-        stop.wait()
+        while not stop:
+            time.sleep(0.2)  # a signal ends the sleep early
     http.shutdown()
     print("stopped", flush=True)
 
