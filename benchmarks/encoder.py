@@ -149,7 +149,6 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
         "seed": seed,
         "test_roc_auc": parts_roc_auc(result.detector, splits["test"], encoder_on_test.roc_auc),
         "best_val_roc_auc_encoder": round(result.best_val_roc_auc, 6),
-        "encoder_collapsed": collapsed(result.history, train_records, params["train"]),
         "val_roc_auc_fused": round(result.val_roc_auc, 6),
         "fusion": {name: round(value, 6) for name, value in result.fusion.items()},
         "labels": labels_by_domain(result.detector, splits["test"], test_p_ai),
@@ -311,7 +310,7 @@ def main() -> None:
     for seed in seeds:
         done = workdir / f"seed-{seed}-{recipe_key}.json"
         row = json.loads(done.read_text()) if done.exists() else run_seed(params, splits, tokenizer_proto, seed, workdir)
-        # derived from the row's own log, so rows kept by an earlier version get it too
+        # derived here from the row's own log, for fresh and kept rows alike (kept ones may predate the field)
         row["encoder_collapsed"] = collapsed(row["train_history"], splits["train"], params["train"])
         write_json(done, row)
         print_seed(row)
