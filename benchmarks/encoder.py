@@ -50,9 +50,10 @@ from tinydetect.core.config import SECTIONS, parse_section
 from tinydetect.core.files import write_json
 from tinydetect.core.records import Record, load_dir
 from tinydetect.data.split import split_records
-from tinydetect.decision.threshold import label_shares
+from tinydetect.decision.threshold import OutOfFold, label_shares
 from tinydetect.evaluation.slices import calibration
 from tinydetect.modeling.model import margin_parts, predict_logits
+from tinydetect.modeling.out_of_fold import out_of_fold_p_ai
 from tinydetect.modeling.pretraining import pretrain
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 from tinydetect.modeling.training import TrainingData, ended_at_prior, loss_at_prior, policy_threshold, train
@@ -142,8 +143,10 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
     # a collapse is a result to record here, not a reason to stop the other seeds: the guard warns (stderr)
     train_config = params["train"].model_copy(update={"encoder_guard": "warn"})
     train_records = augmented(splits["train"], train_config.augment_attacks, params["base"].seed)  # as stages/train.py
+    out_of_fold = calibration_scores(params, splits, tokenizer, seed, encoder_dir)  # as stages/calibrate.py
     result = train(model_config, train_config, TrainingData(tokenizer, train_records, splits["val"]), seed,
-                   callbacks=[encoder_on_test], threshold=policy_threshold(params["eval"]), pretrained=encoder_dir)
+                   callbacks=[encoder_on_test], threshold=policy_threshold(params["eval"], out_of_fold),
+                   pretrained=encoder_dir)
     test_p_ai = result.detector.probability_ai([record.text for record in splits["test"]])  # the shipped P(AI)
     return {
         "seed": seed,
@@ -154,11 +157,27 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
         "labels": labels_by_domain(result.detector, splits["test"], test_p_ai),
         "test_fused_roc_auc_by_lang": fused_roc_auc_by_language(splits["test"], test_p_ai),
         "test_ece": round(calibration(np.array([record.label_int for record in splits["test"]]), test_p_ai)[1], 4),
-        "label_rates_on_val": result.detector.threshold.rates,
+        "label_rates_on_val": result.detector.threshold.rates,  # on val and, with eval.cut_folds, out of fold
+        "out_of_fold_texts": len(out_of_fold) if out_of_fold is not None else 0,
         "train_history": result.history,
         "pretrain_perplexity_by_epoch": perplexity_by_epoch,
         "minutes": round((time.perf_counter() - started) / 60, 2),
     }
+
+
+def calibration_scores(params: dict, splits: dict[str, list[Record]], tokenizer: DetectorTokenizer, seed: int,
+                       encoder_dir: Path) -> OutOfFold | None:
+    """With `eval.cut_folds` K >= 2, the train split's out-of-fold P(AI) from K fold detectors (the calibrate stage's
+    recipe, `modeling/out_of_fold.py`), which join val's behind the cuts; else None."""
+    folds, recipe = params["eval"].cut_folds, params["train"].model_copy(update={"encoder_guard": "warn"})
+    if folds < 2:
+        return None
+    seed_of_split = params["base"].seed
+    p_ai = out_of_fold_p_ai(params["model"], recipe, TrainingData(tokenizer, splits["train"], splits["val"]), seed,
+                            folds, prepare=lambda kept: augmented(kept, recipe.augment_attacks, seed_of_split),
+                            pretrained=encoder_dir)
+    return OutOfFold(np.array([record.label_int for record in splits["train"]]), p_ai,
+                     [record.domain for record in splits["train"]], [record.lang for record in splits["train"]])
 
 
 def labels_by_domain(detector, test: Sequence[Record], p_ai: np.ndarray) -> dict[str, dict]:
@@ -238,6 +257,8 @@ def label_rows(results: Sequence[dict]) -> list[str]:
             "AI: HUMAN | AI: UNSURE | unfamiliar |", "|---|---|---|---|---|---|---|---|---|---|"]
     for result in results:
         name = result["data"] + (f" ({result['hold_out_domain']})" if result.get("hold_out_domain") else "")
+        folds = result["params"].get("eval", {}).get("cut_folds", 0)
+        name += f"; cuts on val + {folds}-fold out-of-fold train scores" if folds else ""
         domains = sorted({domain for run in result["runs"] for domain in run.get("labels", {})}, key=lambda d: (d != "all", d))
         for domain in domains:
             runs = [run["labels"][domain] for run in result["runs"] if domain in run.get("labels", {})]
@@ -323,7 +344,8 @@ def main() -> None:
         "data": args.data, "hold_out_domain": args.hold_out_domain, "commit": source_commit,
         "date": date.today().isoformat(), "overrides": args.set, "seeds": seeds,
         "sizes": {part: len(records) for part, records in splits.items()},
-        "params": {section: params[section].model_dump() for section in ("base", "tokenizer", "model", "pretrain", "train")},
+        "params": {section: params[section].model_dump()
+                   for section in ("base", "tokenizer", "model", "pretrain", "train", "eval")},
         "summary": summary, "runs": rows,
     })
     print_summary(name, summary)

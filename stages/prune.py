@@ -8,6 +8,7 @@ from tinydetect.core.errors import exit_on_user_error
 from tinydetect.core.files import size_mb, write_json
 from tinydetect.core.records import load_file
 from tinydetect.modeling.model import Detector, count_parameters
+from tinydetect.modeling.out_of_fold import OUT_OF_FOLD, read_out_of_fold
 from tinydetect.modeling.training import EncodedTexts, TrainingData, fit, policy_threshold
 
 
@@ -24,7 +25,8 @@ def main() -> None:
     train_config = params["train"].model_copy(update={"epochs": config.finetune_epochs})
     if config.finetune_epochs:
         data = TrainingData(detector.tokenizer, train_records, val_records)
-        result = fit(model, train_config, data, seed, threshold=policy_threshold(params["eval"]))
+        cuts = policy_threshold(params["eval"], read_out_of_fold(OUT_OF_FOLD))  # the calibrate stage's too
+        result = fit(model, train_config, data, seed, threshold=cuts)
         pruned, best_val_roc_auc = result.detector, round(result.best_val_roc_auc, 6)
         val_rates = {"val_roc_auc": round(result.val_roc_auc, 6),
                      "encoder_val_roc_auc_by_epoch": [row.get("val_roc_auc") for row in result.history],

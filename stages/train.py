@@ -5,26 +5,15 @@ from dvclive import Live
 
 from tinydetect.core.config import load_params
 from tinydetect.core.errors import exit_on_user_error
-from tinydetect.core.files import iter_jsonl, write_json
+from tinydetect.core.files import write_json
 from tinydetect.core.launch import is_main_process, world_size
 from tinydetect.core.records import load_file
+from tinydetect.modeling.inputs import start_from, teacher_labels
 from tinydetect.modeling.model import count_parameters
+from tinydetect.modeling.out_of_fold import OUT_OF_FOLD, read_out_of_fold
 from tinydetect.modeling.tokenizer import DetectorTokenizer
 from tinydetect.modeling.training import ReproducibleDVCLiveCallback, TrainingData, policy_threshold, train
 from tinydetect.robustness.augmentation import augmented, augmented_teacher
-
-
-def teacher_labels(path: str) -> dict[str, float] | None:
-    """The teacher's P(AI) by record id; None when `train.teacher` is none (the file is empty)."""
-    labels = {row["id"]: float(row["p_ai"]) for _, row in iter_jsonl(path)}
-    return labels or None
-
-
-def start_from(source: str) -> dict[str, str]:
-    """Where the encoder comes from: only the folder of `model.source` is a dep of this stage (dvc.yaml), so a new
-    SuperNet or search does not retrain a fixed-shape detector."""
-    folder = f"models/encoders/{source}"
-    return {"searched": folder} if source == "searched" else {"pretrained": folder}
 
 
 def logging_callbacks() -> list:
@@ -40,8 +29,9 @@ def main() -> None:
     train_records = augmented(load_file("data/split/train.jsonl"), params["train"].augment_attacks, params["base"].seed)
     data = TrainingData(tokenizer, train_records, load_file("data/split/val.jsonl"),
                         augmented_teacher(teacher_labels("models/teacher/soft_labels.jsonl"), train_records))
+    cuts = policy_threshold(params["eval"], read_out_of_fold(OUT_OF_FOLD))  # val's texts and the calibrate stage's
     result = train(params["model"], params["train"], data, seed=params["base"].seed, callbacks=logging_callbacks(),
-                   threshold=policy_threshold(params["eval"]), **start_from(params["model"].source))
+                   threshold=cuts, **start_from(params["model"].source))
     if not is_main_process():  # under torchrun every process ends with the same model: one writes it
         return
     result.detector.save("models/detector")

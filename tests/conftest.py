@@ -90,7 +90,7 @@ TINY_PARAMS = {
     # two kinds (fp16, and int4 for its block size): test_coreml.py converts every kind on its own; each kind built here
     # cost about 3 s in each of the three Core ML stage runs of the suite
     "coreml": {"max_label_disagreement": 1.0, "calibration_texts": 4, "variants": ["fp16", "int4"]},
-    "eval": {"latency_texts": 5},
+    "eval": {"latency_texts": 5, "cut_folds": 2},  # cut_folds: the calibrate stage's folds, run for real
     "mcu": {"buckets": 64, "hidden_sizes": [8, 4], "epochs": 3, "finetune_epochs": 1, "qat_epochs": 1, "simulator_texts": 3},
     # the NAS stages on a space around the tiny shape (head size 16), and the searched sub-network trained on
     "supernet": {"max_layers": 2, "hidden_sizes": [16, 32], "head_size": 16, "ffn_min": 16, "ffn_max": 64, "ffn_step": 16,

@@ -4,6 +4,7 @@ import string
 
 import numpy as np
 import pytest
+from scipy.stats import beta
 
 from tinydetect.decision.familiarity import Familiarity
 from tinydetect.decision.threshold import (
@@ -12,6 +13,7 @@ from tinydetect.decision.threshold import (
     UNFAMILIAR,
     UNSEEN_LANGUAGE,
     UNSEEN_SCRIPT,
+    OutOfFold,
     Threshold,
     label_shares,
     threshold_from_val,
@@ -45,6 +47,23 @@ def test_with_few_val_texts_the_bound_says_how_little_the_cut_promises():
     labels, p_ai = scores(rng, 90, 300)  # L2R's val: about 90 human texts
     promised = threshold_from_val("target_fpr_pooled", labels, p_ai, 0.01, target_fnr=0.05).rates["pooled"]["ai_fpr"]
     assert promised["texts"] == 90 and promised["upper_95"] > 0.03  # a 1% cut on 90 texts cannot promise 1%
+
+
+def test_out_of_fold_train_scores_put_the_cut_near_the_quantile_it_means_and_lift_the_bound():
+    rng = np.random.default_rng(2)
+    val_labels, val_p = scores(rng, 90, 300)
+    train_labels, train_p = scores(rng, 900, 3000)
+    languages = ["en"] * len(val_labels)
+    out_of_fold = OutOfFold(train_labels, train_p, ["blog"] * len(train_p), ["en"] * len(train_p))
+    texts = ["some words of the val split here"] * len(val_labels)  # the familiarity check: val's texts alone
+    alone, pooled = (threshold_from_val("target_fpr_pooled", val_labels, val_p, 0.01, languages=languages,
+                                        target_fnr=0.05, texts=texts, train_texts=texts, unfamiliar_share=0.05,
+                                        out_of_fold=extra) for extra in (None, out_of_fold))
+    true_cut = beta(2, 5).ppf(0.99)
+    assert abs(pooled.pooled - true_cut) < abs(alone.pooled - true_cut) and abs(pooled.pooled - true_cut) < 0.03
+    assert pooled.rates["pooled"]["ai_fpr"]["texts"] == 990 and pooled.rates["pooled"]["ai_fpr"]["upper_95"] < 0.02
+    assert pooled.rates["pooled"]["human_fnr"]["texts"] == 3300
+    assert pooled.familiarity is not None and pooled.languages == ("en",)
 
 
 def test_what_the_cuts_cannot_judge_is_unsure_with_its_reason():

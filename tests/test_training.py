@@ -157,3 +157,27 @@ def test_random_windows_show_the_encoder_another_part_of_a_long_text_and_leave_s
         assert windowed[1]["input_ids"].tolist() == plain[1]["input_ids"].tolist()
     unwindowed = EncodedTexts(records, tokenizer, windows=RandomWindows(share=0.0, width=16, seed=0))
     assert unwindowed[0]["input_ids"].tolist() == start_ids.tolist()
+
+
+def test_out_of_fold_scores_every_train_text_once_by_a_detector_trained_without_it():
+    from tinydetect.modeling.out_of_fold import out_of_fold_p_ai
+
+    data, config = separable_task()
+    config = config.model_copy(update={"encoder_guard": "warn"})  # half the texts learn slower; the guard is tested above
+    logged = []
+    p_ai = out_of_fold_p_ai(TINY_MODEL, config, data, seed=0, folds=2, log=logged.append)
+    labels = [record.label_int for record in data.train]
+    assert p_ai.shape == (len(data.train),) and np.isfinite(p_ai).all()
+    assert roc_auc_score(labels, p_ai) > 0.75  # the marker word, learnt from either half (scores in another order: 0.5)
+    assert [line.split(":")[1].strip() for line in logged] == ["fold 1 of 2", "fold 2 of 2"]
+    assert sum(int(line.split("scoring the ")[1].split()[0]) for line in logged) == len(data.train)
+
+
+def test_out_of_fold_needs_two_texts_of_each_label_and_says_so():
+    from tinydetect.modeling.out_of_fold import out_of_fold_p_ai
+    from tinydetect.modeling.training import TrainingData
+
+    data, config = separable_task()
+    one_human = [record for record in data.train if record.label_int == 1] + [data.train[0]]
+    with pytest.raises(UserError, match=r"eval\.cut_folds: 5 folds need at least 2 human and 2 AI texts"):
+        out_of_fold_p_ai(TINY_MODEL, config, TrainingData(data.tokenizer, one_human, data.val), seed=0, folds=5)

@@ -293,9 +293,19 @@ class EvalConfig(_Section):
         0.05, ge=0, lt=1, description="UNSURE for a text with more words the train split never held than all but this "
         "share of val's texts (decision/familiarity.py); 0: no such check"
     )
+    cut_folds: int = Field(
+        0, ge=0, le=20, description="0: the cuts rest on val's texts alone; K >= 2: also on every train text's P(AI) from "
+        "one of K detectors trained without it (the calibrate stage, K more training runs; docs/detector.md)"
+    )
     baseline_max_features: int = Field(50000, ge=100)
     max_errors: int = Field(20, ge=0, description="most confident mistakes kept in data/eval/errors.jsonl")
     latency_texts: int = Field(20, ge=1, description="texts timed one at a time for latency")
+
+    @model_validator(mode="after")
+    def _folds_to_hold_out(self) -> EvalConfig:
+        if self.cut_folds == 1:
+            raise ValueError("cut_folds: 1 fold holds nothing out; 0 (val alone) or 2 and more")
+        return self
 
 
 class ServeConfig(_Section):

@@ -168,6 +168,37 @@ class Threshold:
         return fields
 
 
+@dataclass(frozen=True)
+class OutOfFold:
+    """Texts scored by a detector that never trained on them (the train split, out of fold: the calibrate stage),
+    pooled with val's for the cuts: at 1% a cut on val's 90 human L2R texts is their highest score (TPR 0.15 on test
+    where the curve allows 0.6); a few hundred more human texts put it near the 99th percentile it means."""
+
+    labels: np.ndarray
+    p_ai: np.ndarray
+    domains: Sequence[str | None]
+    languages: Sequence[str | None]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def pooled_with(out_of_fold: OutOfFold | None, labels: np.ndarray, p_ai: np.ndarray, domains: list,
+                languages: Sequence[str | None] | None) -> tuple[np.ndarray, np.ndarray, list, list | None]:
+    """Val's labels, scores, domains and languages followed by the out-of-fold texts' (languages stay None where val
+    has none: the model then has no per-language cuts).
+
+    >>> extra = OutOfFold(np.array([0]), np.array([0.2]), ["blog"], ["en"])
+    >>> pooled_with(extra, np.array([1]), np.array([0.9]), ["blog"], ["en"])
+    (array([1, 0]), array([0.9, 0.2]), ['blog', 'blog'], ['en', 'en'])
+    """
+    if out_of_fold is None or not len(out_of_fold):
+        return labels, p_ai, domains, None if languages is None else list(languages)
+    return (np.concatenate([labels, out_of_fold.labels]), np.concatenate([p_ai, out_of_fold.p_ai]),
+            domains + list(out_of_fold.domains),
+            None if languages is None else list(languages) + list(out_of_fold.languages))
+
+
 def min_human_texts(target_fpr: float) -> float:
     """The fewest val human texts of a language that can set its own cut: one expected false positive.
 
@@ -217,7 +248,7 @@ def threshold_from_val(policy: str, labels: np.ndarray, p_ai: np.ndarray, target
                        domains: Sequence[str | None] | None = None, languages: Sequence[str | None] | None = None,
                        per_language: bool = False, target_fnr: float | None = None, min_words: int = 0,
                        texts: Sequence[str] | None = None, train_texts: Sequence[str] | None = None,
-                       unfamiliar_share: float = 0.0) -> Threshold:
+                       unfamiliar_share: float = 0.0, out_of_fold: OutOfFold | None = None) -> Threshold:
     """The policy's AI cut on val (`evaluation.metrics.choose_threshold_by`) and, with `per_language`, the policy's
     cut on each language's val texts alone, for every language of val that holds AI texts and at least
     `min_human_texts(target_fpr)` human ones (the others fall back to the pooled cut).
@@ -226,6 +257,9 @@ def threshold_from_val(policy: str, labels: np.ndarray, p_ai: np.ndarray, target
     per language where the language has its own AI cut; the languages of val's human texts; `min_words`; and the rates
     both cuts give on val, with their sample sizes and bounds; and with val's `texts`, `train_texts` and
     `unfamiliar_share` > 0, the familiarity check that flags about that share of val (`Familiarity.fit`).
+
+    With `out_of_fold`, its texts join val's for every cut and rate (the familiarity check stays on val: a train text
+    holds no word the train split lacks).
 
     >>> labels = np.array([0] * 100 + [1] * 10 + [0] * 100 + [1] * 10)
     >>> p_ai = np.concatenate([np.linspace(0.0, 0.8, 100), [0.9] * 10, np.linspace(0.0, 0.1, 100), [0.3] * 10])
@@ -239,7 +273,9 @@ def threshold_from_val(policy: str, labels: np.ndarray, p_ai: np.ndarray, target
     (0.3, ('en', 'ko'), {'texts': 200, 'rate': 0.01, 'upper_95': 0.0357})
     """
     labels, p_ai = np.asarray(labels), np.asarray(p_ai)
+    val_languages = [str(lang) for lang in languages] if languages is not None else [None] * len(labels)
     domain_list = list(domains) if domains is not None else [None] * len(labels)
+    labels, p_ai, domain_list, languages = pooled_with(out_of_fold, labels, p_ai, domain_list, languages)
     pooled = choose_threshold_by(policy, labels, p_ai, target_fpr, domain_list)
     language_of = np.array([str(lang) for lang in languages]) if languages is not None else None
     by_language = {}
@@ -262,7 +298,6 @@ def threshold_from_val(policy: str, labels: np.ndarray, p_ai: np.ndarray, target
     seen = tuple(sorted(set(language_of[labels == 0].tolist()))) if language_of is not None else ()
     familiarity = None
     if unfamiliar_share > 0 and texts is not None and train_texts is not None:
-        val_languages = language_of.tolist() if language_of is not None else [None] * len(texts)
         familiarity = Familiarity.fit(train_texts, texts, val_languages, unfamiliar_share)
     return Threshold(pooled, by_language, human, human_by_language, seen, min_words, rates, familiarity)
 

@@ -28,7 +28,7 @@ from tinydetect.core.errors import UserError
 from tinydetect.core.launch import distributed_arguments, per_process_batch, shared_scratch
 from tinydetect.core.records import Record
 from tinydetect.decision.probability import probability_ai
-from tinydetect.decision.threshold import Threshold, threshold_from_val
+from tinydetect.decision.threshold import OutOfFold, Threshold, threshold_from_val
 from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer
 from tinydetect.modeling.lexical import fuse
 from tinydetect.modeling.model import (
@@ -47,11 +47,12 @@ ThresholdChoice = Callable[..., Threshold]
 F1_THRESHOLD: ThresholdChoice = partial(threshold_from_val, "f1", target_fpr=0.0)  # target_fpr unused by "f1"
 
 
-def policy_threshold(config: EvalConfig) -> ThresholdChoice:
-    """The threshold choice `eval.threshold_policy`, `eval.target_fpr` and `eval.threshold_per_language` ask for."""
+def policy_threshold(config: EvalConfig, out_of_fold: OutOfFold | None = None) -> ThresholdChoice:
+    """The threshold choice `eval.threshold_policy`, `eval.target_fpr` and `eval.threshold_per_language` ask for;
+    with `out_of_fold` (the calibrate stage's scores), its texts join val's behind the cuts."""
     return partial(threshold_from_val, config.threshold_policy, target_fpr=config.target_fpr,
                    per_language=config.threshold_per_language, target_fnr=config.target_fnr, min_words=config.min_words,
-                   unfamiliar_share=config.unfamiliar_share)
+                   unfamiliar_share=config.unfamiliar_share, out_of_fold=out_of_fold)
 
 
 @dataclass
