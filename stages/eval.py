@@ -95,7 +95,8 @@ def main() -> None:
     training = {"pretrain": read_json("metrics/pretrain.json"), "train": read_json("metrics/train.json"),
                 "policy": {"threshold_policy": config.threshold_policy, "target_fpr": config.target_fpr,
                            "threshold_per_language": config.threshold_per_language, "target_fnr": config.target_fnr,
-                           "min_words": config.min_words, "unfamiliar_share": config.unfamiliar_share},
+                           "min_words": config.min_words, "unfamiliar_share": config.unfamiliar_share,
+                           "cut_folds": config.cut_folds},
                 "normalization": DetectorTokenizer.load("models/detector").normalization}
     write_text("models/MODEL_CARD.md", render_model_card(splits, config_json, metrics, slices, training))
 

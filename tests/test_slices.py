@@ -83,3 +83,9 @@ def test_model_card_says_how_each_threshold_policy_chose_the_cut(policy, says):
     sentence = threshold_sentence(0.9, {"threshold_policy": policy, "target_fpr": 0.01})
     assert says in sentence and "0.9000" in sentence
     assert ("about 1 in 100 human texts" in sentence) == (policy != "f1")
+
+
+def test_model_card_says_when_the_cuts_also_rest_on_out_of_fold_train_scores():
+    folded = threshold_sentence(0.9, {"threshold_policy": "target_fpr_every_domain", "target_fpr": 0.01, "cut_folds": 5})
+    plain = threshold_sentence(0.9, {"threshold_policy": "target_fpr_every_domain", "target_fpr": 0.01, "cut_folds": 0})
+    assert "one of 5 detectors trained without it" in folded and "train split" not in plain

@@ -74,6 +74,11 @@ def by_language_sentence(by_language: dict[str, float] | None) -> str:
             "languages get the cut above.")
 
 
+def pooled_with_train_sentence(policy: dict) -> str:
+    """With `eval.cut_folds`, where the texts behind the cuts come from besides val; else nothing."""
+    return f" The quantiles are taken on {cut_sample(policy)}." if policy.get("cut_folds") else ""
+
+
 def threshold_sentence(threshold: float, policy: dict, by_language: dict[str, float] | None = None) -> str:
     description = _CUT_DESCRIPTIONS.get(policy.get("threshold_policy"))
     if description is None:
@@ -81,7 +86,7 @@ def threshold_sentence(threshold: float, policy: dict, by_language: dict[str, fl
                 f"{by_language_sentence(by_language)}")
     rate = policy["target_fpr"]
     return (f"Decision threshold on P(AI): {threshold:.4f}, {description.format(quantile=f'{1 - rate:.0%}', rate=f'{rate:.0%}')}."
-            f"{by_language_sentence(by_language)} "
+            f"{by_language_sentence(by_language)}{pooled_with_train_sentence(policy)} "
             f"A label AI means: on data like the training data, about 1 in {round(1 / rate) if rate else 'every'} "
             "human texts gets it. On other kinds of text (other topics, registers, generators) the rate is higher: "
             "measure it before relying on it.")
@@ -105,6 +110,13 @@ def model_section(config: dict, parameters: int, threshold: float, training: dic
     ]
 
 
+def cut_sample(policy: dict) -> str:
+    """The texts the cuts and their rates rest on (`eval.cut_folds`: the calibrate stage's too)."""
+    folds = policy.get("cut_folds") or 0
+    return (f"val and the train split, each train text scored by one of {folds} detectors trained without it "
+            "(`eval.cut_folds`)" if folds else "val")
+
+
 def labels_section(detector: dict, training: dict) -> list[str]:
     """The three labels: each cut, what it promises on val (sample size, upper bound) and what it gave on test."""
     rates = training.get("train", {}).get("label_rates") or {}
@@ -116,8 +128,8 @@ def labels_section(detector: dict, training: dict) -> list[str]:
              f"({detector['human_threshold']:.4f}), under which about {policy.get('target_fnr', 0):.0%} of val's AI "
              "texts fall; UNSURE between them, and for a text in a script or language val had no human texts of, or "
              f"shorter than {policy.get('min_words', 0)} words. Languages with cuts of their own use them. Each rate "
-             "below was measured on val, with the upper end of its exact 95% interval: few val texts make a wide "
-             "interval, and the promise holds only for text like val's.", "",
+             f"below was measured on {cut_sample(policy)}, with the upper end of its exact 95% interval: few texts "
+             "make a wide interval, and the promise holds only for text like these.", "",
              "| cuts | human texts | AI label on human texts (≤ upper) | AI texts | HUMAN label on AI texts (≤ upper) |",
              "|---|---|---|---|---|"]
     for name, rate in rates.items():
