@@ -51,6 +51,7 @@ from tinydetect.core.files import write_json
 from tinydetect.core.records import Record, load_dir
 from tinydetect.data.split import split_records
 from tinydetect.decision.threshold import OutOfFold, label_shares
+from tinydetect.evaluation.metrics import tpr_at_fpr
 from tinydetect.evaluation.slices import calibration
 from tinydetect.modeling.model import margin_parts, predict_logits
 from tinydetect.modeling.out_of_fold import out_of_fold_p_ai
@@ -111,6 +112,12 @@ def fused_roc_auc_by_language(test: Sequence[Record], p_ai: np.ndarray) -> dict[
             for language in sorted(set(languages))}
 
 
+def best_tpr_on_test(test: Sequence[Record], p_ai: np.ndarray, target_fpr: float) -> float:
+    """The test ROC curve's TPR at FPR <= target_fpr (NaN for a one-class test)."""
+    labels = np.array([record.label_int for record in test])
+    return round(tpr_at_fpr(labels, p_ai, target_fpr), 4) if len(set(labels.tolist())) == 2 else float("nan")
+
+
 def roc_auc_or_nan(labels: Sequence[int], scores: np.ndarray) -> float:
     """ROC-AUC, or NaN for a one-class test (a held-out domain of human texts only: its labels are what counts)."""
     return round(float(roc_auc_score(labels, scores)), 6) if len(set(labels)) == 2 else float("nan")
@@ -157,6 +164,8 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
         "labels": labels_by_domain(result.detector, splits["test"], test_p_ai),
         "test_fused_roc_auc_by_lang": fused_roc_auc_by_language(splits["test"], test_p_ai),
         "test_ece": round(calibration(np.array([record.label_int for record in splits["test"]]), test_p_ai)[1], 4),
+        # what the AI label's TPR is measured against: the best any cut with test FPR <= eval.target_fpr reaches
+        "test_tpr_at_target_fpr_on_roc": best_tpr_on_test(splits["test"], test_p_ai, params["eval"].target_fpr),
         "label_rates_on_val": result.detector.threshold.rates,  # on val and, with eval.cut_folds, out of fold
         "out_of_fold_texts": len(out_of_fold) if out_of_fold is not None else 0,
         "train_history": result.history,

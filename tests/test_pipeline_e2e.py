@@ -13,7 +13,7 @@ from tinydetect.testing.workspace import python_env
 
 from .conftest import ENGLISH_SENTENCES, KOREAN_SENTENCES, REPO_ROOT, TINY_PARAMS, run
 
-STAGES = ["synth", "split", "tokenizer", "pretrain", "supernet", "latency", "search", "pareto", "extract", "teacher", "train", "prune", *(f"{stage}@{source}" for stage in ("quantize", "onnx", "coreml")
+STAGES = ["synth", "split", "tokenizer", "pretrain", "supernet", "latency", "search", "pareto", "extract", "teacher", "calibrate", "train", "prune", *(f"{stage}@{source}" for stage in ("quantize", "onnx", "coreml")
                                                              for source in SOURCES), "web", "eval"]
 COREML_BUILT = [v for v in VARIANTS if v.format == "coreml" and v.kind in TINY_PARAMS["coreml"]["variants"]]
 NOT_BUILT = {v.name for v in VARIANTS if v.format == "coreml"} - {v.name for v in COREML_BUILT}  # not asked for
@@ -63,12 +63,27 @@ def test_every_stage_runs_and_writes_its_outputs(pipeline_repo):
     assert json.loads((repo / "metrics/pretrain.json").read_text())["val_perplexity"] > 1
     assert json.loads((repo / "metrics/teacher.json").read_text())["teacher"] == "tfidf"
     assert json.loads((repo / "metrics/train.json").read_text())["distilled_from"] == "tfidf"
+    check_out_of_fold_cuts(repo)
     assert "pre-trained from scratch by masked-language modelling" in (repo / "models/MODEL_CARD.md").read_text()
     assert json.loads((repo / "models/detector/config.json").read_text())["lexical_buckets"] == 512
     assert json.loads((repo / "models/detector/tokenizer_config.json").read_text())["max_length"] == 48  # the branch's
     assert set(json.loads((repo / "metrics/train.json").read_text())["fusion"]) == {"encoder_weight", "branch_weight", "offset"}
     assert (repo / "dvc.lock").exists()
     check_architecture_search(repo)
+
+
+def check_out_of_fold_cuts(repo):
+    """eval.cut_folds: 2 in the tiny params: every train text scored out of fold, and behind the cuts with val's."""
+    calibrate = json.loads((repo / "metrics/calibrate.json").read_text())
+    rows = [json.loads(line) for line in (repo / "models/calibration/out_of_fold.jsonl").read_text().splitlines()]
+    train_ids = [json.loads(line)["id"] for line in (repo / "data/split/train.jsonl").read_text().splitlines()]
+    assert calibrate["cut_folds"] == 2 and [row["id"] for row in rows] == train_ids
+    assert all(0 <= row["p_ai"] <= 1 for row in rows)
+    val_humans = sum(json.loads(line)["label"].lower() == "human" for line in (repo / "data/split/val.jsonl").read_text().splitlines())
+    for stage in ("train", "prune"):
+        behind_the_cut = json.loads((repo / f"metrics/{stage}.json").read_text())["label_rates"]["pooled"]["ai_fpr"]["texts"]
+        assert behind_the_cut == val_humans + calibrate["human_texts"], stage
+    assert "one of 2 detectors trained without it" in (repo / "models/MODEL_CARD.md").read_text()
 
 
 def check_architecture_search(repo):
