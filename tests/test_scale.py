@@ -139,7 +139,7 @@ def test_processes_2_in_params_runs_pretrain_and_train_under_torchrun(pipeline_r
                           env={**python_env(), "TMPDIR": str(scratch)}, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     log = done.stdout + done.stderr
-    assert set(stages_run(log)) == {"pretrain", "train"}
+    assert set(stages_run(log)) == {"pretrain", "calibrate", "train"}  # calibrate: a new encoder and the train recipe
     assert "stages/train.py: 2 processes (torchrun --standalone, gloo)" in log
     both = {name: json.loads((repo / path).read_text()) for name, path in METRIC_FILES.items()}
     assert both["pretrain"]["processes"] == both["train"]["processes"] == 2
