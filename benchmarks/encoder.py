@@ -53,12 +53,13 @@ from tinydetect.data.split import split_records
 from tinydetect.decision.threshold import OutOfFold, label_shares
 from tinydetect.evaluation.metrics import tpr_at_fpr
 from tinydetect.evaluation.slices import calibration
+from tinydetect.modeling.distillation import cross_fitted_soft_labels
 from tinydetect.modeling.model import margin_parts, predict_logits
 from tinydetect.modeling.out_of_fold import out_of_fold_p_ai
 from tinydetect.modeling.pretraining import pretrain
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 from tinydetect.modeling.training import TrainingData, ended_at_prior, loss_at_prior, policy_threshold, train
-from tinydetect.robustness.augmentation import augmented
+from tinydetect.robustness.augmentation import augmented, augmented_teacher
 
 PARTS = ("encoder", "lexical_branch", "fused")
 
@@ -150,8 +151,9 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
     # a collapse is a result to record here, not a reason to stop the other seeds: the guard warns (stderr)
     train_config = params["train"].model_copy(update={"encoder_guard": "warn"})
     train_records = augmented(splits["train"], train_config.augment_attacks, params["base"].seed)  # as stages/train.py
+    teacher = augmented_teacher(teacher_p_ai(params, splits["train"]), train_records)
     out_of_fold = calibration_scores(params, splits, tokenizer, seed, encoder_dir)  # as stages/calibrate.py
-    result = train(model_config, train_config, TrainingData(tokenizer, train_records, splits["val"]), seed,
+    result = train(model_config, train_config, TrainingData(tokenizer, train_records, splits["val"], teacher), seed,
                    callbacks=[encoder_on_test], threshold=policy_threshold(params["eval"], out_of_fold),
                    pretrained=encoder_dir)
     test_p_ai = result.detector.probability_ai([record.text for record in splits["test"]])  # the shipped P(AI)
@@ -172,6 +174,14 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
         "pretrain_perplexity_by_epoch": perplexity_by_epoch,
         "minutes": round((time.perf_counter() - started) / 60, 2),
     }
+
+
+def teacher_p_ai(params: dict, train_records: Sequence[Record]) -> dict[str, float] | None:
+    """With `train.teacher: tfidf`, each train text's cross-fitted soft label by id (as stages/teacher.py); else None."""
+    if params["train"].teacher == "none":
+        return None
+    soft = cross_fitted_soft_labels(train_records, params["eval"].baseline_max_features, params["base"].seed)
+    return {record.id: float(p) for record, p in zip(train_records, soft, strict=True)}
 
 
 def calibration_scores(params: dict, splits: dict[str, list[Record]], tokenizer: DetectorTokenizer, seed: int,
@@ -201,7 +211,10 @@ def labels_by_domain(detector, test: Sequence[Record], p_ai: np.ndarray) -> dict
 
 
 def collapsed(history: Sequence[dict], train_records: Sequence[Record], recipe) -> bool:
-    """The guard's loss test (modeling/training.py::ended_at_prior) on this seed's log and train split."""
+    """The guard's loss test (modeling/training.py::ended_at_prior) on this seed's log and train split; not applied
+    when distilling (as in the train stage: the mixed loss is not comparable with the prior's entropy)."""
+    if recipe.teacher != "none":
+        return False
     labels = np.array([record.label_int for record in train_records])
     return ended_at_prior(history, loss_at_prior(labels, recipe.class_weight), recipe.min_loss_drop_from_prior)
 

@@ -7,7 +7,9 @@ SentencePiece tokenizer on train, and fits logistic regressions on test-time-fre
   cut to the tokens BERT reads (126 pieces);
 - token unigrams + hashed bigrams (the branch's own ids) over the first 126 or 510 pieces, weighted
   three ways: sublinear TF-IDF with L2 norm (the branch now), term counts with L2 norm, and the mean
-  over n-grams (L1 norm: what the branch's first, fastText-style form computed).
+  over n-grams (L1 norm: what the branch's first, fastText-style form computed);
+- the branch under each tokenizer normalization (`tokenizer.normalization`, `tokenizer.casefold`): what the
+  evasion-proof one costs in domain.
 
 Prints test ROC-AUC per row and writes `benchmarks/results/lexical_features_<data>.json`. About a
 minute per data set on 2 cores.
@@ -57,7 +59,7 @@ def load_split(data: str) -> dict:
 
 def token_rows(splits: dict, tokenizer_proto: bytes, pieces: int, weighting: dict, c: float) -> float:
     tokenizer = DetectorTokenizer(tokenizer_proto, max_length=pieces + 2)
-    branch = LexicalBranch(tokenizer.vocab_size, shipped_buckets(), 2)
+    branch = LexicalBranch(tokenizer.vocab_size, shipped_buckets())
     counts = {}
     for part in ("train", "test"):
         encoded = tokenizer([record.text for record in splits[part]])
@@ -67,6 +69,20 @@ def token_rows(splits: dict, tokenizer_proto: bytes, pieces: int, weighting: dic
     regression.fit(weights.fit_transform(counts["train"]), [record.label_int for record in splits["train"]])
     scores = regression.decision_function(weights.transform(counts["test"]))
     return roc_auc_score([record.label_int for record in splits["test"]], scores)
+
+
+def normalization_rows(splits: dict) -> list[dict]:
+    """The branch (510 pieces, C = 100) under each tokenizer normalization: what the evasion-proof one costs in
+    domain (it also turns line breaks into spaces, and L2R's AI texts hold them more often than its human ones)."""
+    rows = []
+    for normalization, casefold in (("robust", True), ("robust", False), ("nfkc", False)):
+        config = TokenizerConfig(normalization=normalization, casefold=casefold)
+        proto = train_sentencepiece([record.text for record in splits["train"]], config, SEED)
+        rows.append({"features": f"token uni+bigrams, {next(iter(WEIGHTINGS))}", "tokens": 510, "C": 100.0,
+                     "tokenizer": f"{normalization}, casefold {str(casefold).lower()}",
+                     "roc_auc": token_rows(splits, proto, 510, next(iter(WEIGHTINGS.values())), 100.0)})
+        print(f"tokenizer normalization {rows[-1]['tokenizer']:<24} ROC-AUC {rows[-1]['roc_auc']:.4f}", flush=True)
+    return rows
 
 
 def baseline_row(splits: dict, cut_to) -> float:
@@ -93,6 +109,7 @@ def main() -> None:
                 rows.append({"features": f"token uni+bigrams, {name}", "tokens": pieces, "C": c,
                              "roc_auc": token_rows(splits, proto, pieces, weighting, c)})
                 print(f"{rows[-1]['features']:<70} {pieces:>4} C={c:<5} ROC-AUC {rows[-1]['roc_auc']:.4f}", flush=True)
+    rows += normalization_rows(splits)
     lengths = [len(processor.encode(record.text)) for record in splits["test"]]
     write_json(REPO_ROOT / "benchmarks" / "results" / f"lexical_features_{args.data}.json", {
         "data": args.data, "commit": commit(), "date": date.today().isoformat(), "seed": SEED,
