@@ -277,3 +277,14 @@ def test_cross_fitting_folds_by_group_unless_a_label_sits_in_one_group():
     folds = list(cross_fit_folds(labels, one_ai_group, seed=0))
     assert len(folds) == 5 and all(set(labels[kept]) == {0, 1} for kept, _ in folds)
     assert sorted(np.concatenate([held for _, held in folds]).tolist()) == list(range(20))
+
+
+def test_the_lexical_features_benchmark_scores_the_branch_and_the_baseline_on_a_split(labelled_records, tokenizer):
+    """benchmarks.lexical_features broke once without a failing test (a changed LexicalBranch signature): its row
+    functions run here on a tiny split where the reversed AI texts are easy to tell apart."""
+    from benchmarks.lexical_features import WEIGHTINGS, baseline_row, token_rows
+
+    splits = {"train": labelled_records[::2], "test": labelled_records[1::2]}
+    weighting = next(iter(WEIGHTINGS.values()))
+    assert token_rows(splits, tokenizer.model_proto, 30, weighting, 100.0) > 0.9
+    assert baseline_row(splits, lambda text: text) > 0.9
