@@ -18,7 +18,9 @@ test the encoder alone, the lexical branch alone and the two fused (what ships).
 - Each run prints the encoder's per-epoch log (train loss, val loss, val ROC-AUC) and MLM perplexity per epoch:
   read them, not only the final number.
 - `--keep DIR` keeps each seed's result in DIR and skips seeds already there, so a long run resumes; it also keeps
-  each seed's pre-trained encoder, which a run changing only `train.*` reuses.
+  each seed's pre-trained encoder, which a run changing only `train.*` reuses, and each seed's val and test scores
+  of both parts (`scores-seed-<seed>-<recipe>.jsonl`: the encoder's margin before the fusion, the branch's logit),
+  on which another fusion can be tried without training again.
 
 - Each seed also gives the shipped model's three labels on test (its cuts chosen on val): the share of AI, HUMAN and
   UNSURE among the human and among the AI texts, for all of test and per domain, beside the rates promised on val.
@@ -47,7 +49,7 @@ from benchmarks import REPO_ROOT
 from benchmarks._common import commit
 from benchmarks.quality import DATASETS, run_folder, set_overrides, write_user_data
 from tinydetect.core.config import SECTIONS, parse_section
-from tinydetect.core.files import write_json
+from tinydetect.core.files import write_json, write_jsonl
 from tinydetect.core.records import Record, load_dir
 from tinydetect.data.split import split_records
 from tinydetect.decision.threshold import OutOfFold, label_shares
@@ -55,7 +57,7 @@ from tinydetect.evaluation.metrics import tpr_at_fpr
 from tinydetect.evaluation.slices import calibration
 from tinydetect.modeling.distillation import cross_fitted_soft_labels
 from tinydetect.modeling.model import margin_parts, predict_logits
-from tinydetect.modeling.out_of_fold import out_of_fold_p_ai
+from tinydetect.modeling.out_of_fold import out_of_fold_of, out_of_fold_p_ai
 from tinydetect.modeling.pretraining import pretrain
 from tinydetect.modeling.tokenizer import DetectorTokenizer, train_sentencepiece
 from tinydetect.modeling.training import TrainingData, ended_at_prior, loss_at_prior, policy_threshold, train
@@ -89,12 +91,30 @@ class EncoderOnTest(TrainerCallback):
     are the encoder's alone. Read after the fusion instead, an encoder given weight 0 scores 0.5 whatever it learned.
     """
 
-    def __init__(self, tokenizer: DetectorTokenizer, test: Sequence[Record]):
-        self.tokenizer, self.test, self.roc_auc = tokenizer, test, float("nan")
+    def __init__(self, tokenizer: DetectorTokenizer, test: Sequence[Record], val: Sequence[Record]):
+        self.tokenizer, self.test, self.val, self.roc_auc = tokenizer, test, val, float("nan")
+        self.margins: dict[str, np.ndarray] = {}  # split -> the encoder's logit margin per text, before the fusion
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
-        margins = np.diff(predict_logits(model, self.tokenizer, [record.text for record in self.test]), axis=1)[:, 0]
-        self.roc_auc = roc_auc_or_nan([record.label_int for record in self.test], margins)
+        for name, records in (("val", self.val), ("test", self.test)):
+            logits = predict_logits(model, self.tokenizer, [record.text for record in records])
+            self.margins[name] = np.diff(logits, axis=1)[:, 0]
+        self.roc_auc = roc_auc_or_nan([record.label_int for record in self.test], self.margins["test"])
+
+
+def write_part_scores(path: Path, detector, fusion: dict[str, float], splits: dict[str, list[Record]],
+                      encoder_margins: dict[str, np.ndarray]) -> None:
+    """Each val and test text's encoder margin (before the fusion) and branch logit (the fitted regression's, the
+    fusion's scale and offset taken back out): what another fusion would be fitted and scored on."""
+    rows = []
+    for name in ("val", "test"):
+        texts = [record.text for record in splits[name]]
+        branch = margin_parts(detector.model, detector.tokenizer, texts)[1]
+        branch = (branch - fusion["offset"]) / fusion["branch_weight"] if fusion.get("branch_weight") else branch
+        rows += [{"split": name, "id": record.id, "label": record.label_int, "domain": record.domain,
+                  "encoder": float(encoder), "branch": float(logit)}
+                 for record, encoder, logit in zip(splits[name], encoder_margins[name], branch, strict=True)]
+    write_jsonl(path, rows)
 
 
 def parts_roc_auc(detector, test: Sequence[Record], encoder_alone: float) -> dict[str, float]:
@@ -141,22 +161,25 @@ def pretrained_encoder(params: dict, splits: dict[str, list[Record]], tokenizer_
     return encoder_dir, json.loads((encoder_dir / "perplexity.json").read_text())
 
 
-def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: bytes, seed: int, folder: Path) -> dict:
+def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: bytes, seed: int, folder: Path,
+             teacher_p_ai: dict[str, float] | None, recipe_key: str) -> dict:
     """One seed of pre-training + training; the test ROC-AUC of each part and the logs behind them."""
     started = time.perf_counter()
     model_config = params["model"]
     encoder_dir, perplexity_by_epoch = pretrained_encoder(params, splits, tokenizer_proto, seed, folder)
     tokenizer = DetectorTokenizer(tokenizer_proto, max_length=model_config.input_length)
-    encoder_on_test = EncoderOnTest(tokenizer, splits["test"])
+    encoder_on_test = EncoderOnTest(tokenizer, splits["test"], splits["val"])
     # a collapse is a result to record here, not a reason to stop the other seeds: the guard warns (stderr)
     train_config = params["train"].model_copy(update={"encoder_guard": "warn"})
     train_records = augmented(splits["train"], train_config.augment_attacks, params["base"].seed)  # as stages/train.py
-    teacher = augmented_teacher(teacher_p_ai(params, splits["train"]), train_records)
+    teacher = augmented_teacher(teacher_p_ai, train_records)
     out_of_fold = calibration_scores(params, splits, tokenizer, seed, encoder_dir)  # as stages/calibrate.py
     result = train(model_config, train_config, TrainingData(tokenizer, train_records, splits["val"], teacher), seed,
                    callbacks=[encoder_on_test], threshold=policy_threshold(params["eval"], out_of_fold),
                    pretrained=encoder_dir)
     test_p_ai = result.detector.probability_ai([record.text for record in splits["test"]])  # the shipped P(AI)
+    write_part_scores(folder / f"scores-seed-{seed}-{recipe_key}.jsonl", result.detector, result.fusion, splits,
+                      encoder_on_test.margins)
     return {
         "seed": seed,
         "test_roc_auc": parts_roc_auc(result.detector, splits["test"], encoder_on_test.roc_auc),
@@ -176,7 +199,7 @@ def run_seed(params: dict, splits: dict[str, list[Record]], tokenizer_proto: byt
     }
 
 
-def teacher_p_ai(params: dict, train_records: Sequence[Record]) -> dict[str, float] | None:
+def teacher_labels(params: dict, train_records: Sequence[Record]) -> dict[str, float] | None:
     """With `train.teacher: tfidf`, each train text's cross-fitted soft label by id (as stages/teacher.py); else None."""
     if params["train"].teacher == "none":
         return None
@@ -195,8 +218,7 @@ def calibration_scores(params: dict, splits: dict[str, list[Record]], tokenizer:
     p_ai = out_of_fold_p_ai(params["model"], recipe, TrainingData(tokenizer, splits["train"], splits["val"]), seed,
                             folds, prepare=lambda kept: augmented(kept, recipe.augment_attacks, seed_of_split),
                             pretrained=encoder_dir)
-    return OutOfFold(np.array([record.label_int for record in splits["train"]]), p_ai,
-                     [record.domain for record in splits["train"]], [record.lang for record in splits["train"]])
+    return out_of_fold_of(splits["train"], p_ai)
 
 
 def labels_by_domain(detector, test: Sequence[Record], p_ai: np.ndarray) -> dict[str, dict]:
@@ -210,13 +232,12 @@ def labels_by_domain(detector, test: Sequence[Record], p_ai: np.ndarray) -> dict
             for name, rows in groups.items()}
 
 
-def collapsed(history: Sequence[dict], train_records: Sequence[Record], recipe) -> bool:
-    """The guard's loss test (modeling/training.py::ended_at_prior) on this seed's log and train split; not applied
-    when distilling (as in the train stage: the mixed loss is not comparable with the prior's entropy)."""
-    if recipe.teacher != "none":
-        return False
+def collapsed(history: Sequence[dict], train_records: Sequence[Record], recipe,
+              teacher_p_ai: dict[str, float] | None) -> bool:
+    """The guard's loss test (modeling/training.py::ended_at_prior) on this seed's log and train split."""
     labels = np.array([record.label_int for record in train_records])
-    return ended_at_prior(history, loss_at_prior(labels, recipe.class_weight), recipe.min_loss_drop_from_prior)
+    teacher = None if teacher_p_ai is None else np.array([teacher_p_ai[record.id] for record in train_records])
+    return ended_at_prior(history, loss_at_prior(labels, recipe, teacher), recipe.min_loss_drop_from_prior)
 
 
 def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
@@ -344,6 +365,7 @@ def main() -> None:
     write_user_data(args.data, workdir / "real")
     splits = benchmark_splits(load_dir(workdir / "real"), params, args.hold_out_domain)
     tokenizer_proto = train_sentencepiece([r.text for r in splits["train"]], params["tokenizer"], params["base"].seed)
+    teacher = teacher_labels(params, splits["train"])
     rows = []
     # a kept folder serves several recipes: each seed's result is filed under the recipe that made it
     recipe = json.dumps([{name: section.model_dump() for name, section in params.items()}, args.hold_out_domain],
@@ -352,9 +374,10 @@ def main() -> None:
     seeds = [int(seed) for seed in args.seed_list.split(",")] if args.seed_list else list(range(args.seeds))
     for seed in seeds:
         done = workdir / f"seed-{seed}-{recipe_key}.json"
-        row = json.loads(done.read_text()) if done.exists() else run_seed(params, splits, tokenizer_proto, seed, workdir)
+        row = (json.loads(done.read_text()) if done.exists()
+               else run_seed(params, splits, tokenizer_proto, seed, workdir, teacher, recipe_key))
         # derived here from the row's own log, for fresh and kept rows alike (kept ones may predate the field)
-        row["encoder_collapsed"] = collapsed(row["train_history"], splits["train"], params["train"])
+        row["encoder_collapsed"] = collapsed(row["train_history"], splits["train"], params["train"], teacher)
         write_json(done, row)
         print_seed(row)
         rows.append(row)

@@ -144,6 +144,7 @@ def test_distillation_loss_mixes_soft_and_hard_and_falls_back_to_hard():
 
 
 def test_balanced_class_weights_make_predicting_the_prior_cost_ln_2_on_an_80_20_split():
+    from tinydetect.core.config import TrainConfig
     from tinydetect.modeling.training import class_weights, loss_at_prior
 
     labels = np.array([1] * 80 + [0] * 20)
@@ -151,8 +152,8 @@ def test_balanced_class_weights_make_predicting_the_prior_cost_ln_2_on_an_80_20_
     prior_logits = torch.log(torch.tensor([[0.2, 0.8]])).repeat(100, 1)  # the prior, for every text
     plain = distillation_loss(prior_logits, torch.from_numpy(labels), None, 0.0, 1.0, 0.0)
     weighted = distillation_loss(prior_logits, torch.from_numpy(labels), None, 0.0, 1.0, 0.0, weights)
-    assert float(plain) == pytest.approx(loss_at_prior(labels, "none"), abs=1e-6)  # 0.50: the prior pays
-    assert float(weighted) > loss_at_prior(labels, "balanced") == pytest.approx(np.log(2))  # now it does not
+    assert float(plain) == pytest.approx(loss_at_prior(labels, TrainConfig()), abs=1e-6)  # 0.50: the prior pays
+    assert float(weighted) > loss_at_prior(labels, TrainConfig(class_weight="balanced")) == pytest.approx(np.log(2))  # now it does not
     half = distillation_loss(torch.zeros(100, 2), torch.from_numpy(labels), None, 0.0, 1.0, 0.0, weights)
     assert float(half) == pytest.approx(np.log(2), abs=1e-6)  # the best constant answer is 50/50
     assert class_weights(labels, "none") is None and class_weights(np.ones(5, dtype=int), "balanced") is None

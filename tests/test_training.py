@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import roc_auc_score
 from transformers import BertForSequenceClassification
 
@@ -114,13 +115,32 @@ def test_an_encoder_whose_loss_stays_at_the_prior_fails_whatever_its_first_epoch
                for epoch, (loss, auc) in enumerate(zip((0.539, 0.487, 0.509, 0.513, 0.509),
                                                        (0.767, 0.709, 0.809, 0.791, 0.775), strict=True), 1)]
     prior = prior_entropy(np.array([1] * 80 + [0] * 20))
-    with pytest.raises(EncoderDidNotLearn, match=r"ended at train loss 0\.509, not .* entropy 0\.500"):
+    with pytest.raises(EncoderDidNotLearn, match=r"ended at train loss 0\.509, not .* below 0\.500, the loss of "
+                                                 r"answering the class prior"):
         check_encoder_learned(0.809, history, TrainConfig(), prior)
     check_encoder_learned(0.809, history, TrainConfig(encoder_guard="warn"), prior)
-    assert "class prior's entropy 0.500" in capsys.readouterr().err
+    assert "below 0.500, the loss of answering the class prior" in capsys.readouterr().err
     learned = [{**row, "train_loss": loss} for row, loss in zip(history, (0.51, 0.41, 0.25, 0.18, 0.11), strict=True)]
     check_encoder_learned(0.852, learned, TrainConfig(), prior)  # seed 0 of the same run: it learned
-    check_encoder_learned(0.809, history, TrainConfig(), None)  # distilling: the loss is not a cross-entropy
+    check_encoder_learned(0.809, history, TrainConfig(), None)  # no prior given: nothing to compare with
+
+
+def test_the_loss_of_a_constant_answer_counts_the_teachers_soft_labels_when_distilling():
+    """Distilling, the train loss mixes the KL to the teacher with the cross-entropy, and a constant answer pays far
+    less of the mix than the prior's entropy (this teacher's answers sit near one value): compared with the entropy,
+    a collapsed distilled encoder would pass the guard. The floor is the mixed loss's own."""
+    from tinydetect.modeling.distillation import distillation_loss
+    from tinydetect.modeling.training import loss_at_prior
+
+    labels = np.array([1] * 80 + [0] * 20)
+    teacher = np.where(labels == 1, 0.7, 0.4).astype(np.float32)  # a teacher that ranks every text right
+    config = TrainConfig(distill_alpha=0.5, distill_temperature=2.0)
+    floor = loss_at_prior(labels, config, teacher)
+    assert floor < loss_at_prior(labels, config) - 0.1
+    for logit_ai in np.linspace(-3, 5, 33):  # no constant answer does better than the floor
+        logits = torch.tensor([[0.0, float(logit_ai)]]).repeat(len(labels), 1)
+        loss = distillation_loss(logits, torch.from_numpy(labels), torch.from_numpy(teacher), 0.5, 2.0, 0.0)
+        assert float(loss) >= floor - 1e-5
 
 
 def test_training_logs_the_encoders_curve_per_epoch(trained):

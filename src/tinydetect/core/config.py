@@ -204,7 +204,8 @@ class TrainConfig(_Section):
         "the stage fails (or warns, with encoder_guard: warn) instead of shipping the n-gram branch in its name")
     min_loss_drop_from_prior: float = Field(
         0.1, ge=0, lt=1, description="the encoder's training must end with a train loss this share below the "
-        "class prior's entropy, or it predicted the prior (the guard fails or warns; not checked when distilling)")
+        "loss of answering the class prior whatever the text (its entropy; with a teacher or class weights, the "
+        "same loss at its best constant answer), or it predicted the prior (the guard fails or warns)")
     encoder_guard: Literal["fail", "warn"] = Field(
         "fail", description="what an encoder below min_encoder_val_roc_auc or min_loss_drop_from_prior does")
     class_weight: Literal["none", "balanced"] = Field(

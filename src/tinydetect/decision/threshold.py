@@ -60,7 +60,7 @@ class Threshold:
     `pooled` / `by_language`: above it, AI. `human` / `human_by_language`: at or below it, HUMAN; between the two,
     UNSURE. A folder written before three labels has no `human` cut: its label is AI or HUMAN only. `languages`: those
     val had human texts of (a text of another gets UNSURE); `min_words`: shorter texts get UNSURE; `rates`: what each
-    cut promises, as measured on val (`label_rates` in detector.json); `familiarity`: a text with more words the train
+    cut promises, as measured on val and any out-of-fold texts pooled with it (`label_rates` in detector.json); `familiarity`: a text with more words the train
     split never held than it allows gets UNSURE (`decision.familiarity`)."""
 
     pooled: float

@@ -1,10 +1,10 @@
 """The lexical branch: a TF-IDF logistic regression over token n-grams, computed inside the model's graph.
 
-Measured on the quality benchmarks' splits (see docs/detector.md), a logistic regression on
-sublinear TF-IDF of token unigrams and hashed bigrams over a text's first 510 tokens beat the
-character n-gram baseline on L2R (ROC-AUC 0.952 vs 0.935) and came close on KatFish (0.996 vs
-0.998); over the 126 tokens BERT reads it lost ~0.01, and as the mean over n-grams (the fastText-style
-bag of n-grams this replaces) it scored 0.82-0.90 on L2R (`benchmarks/lexical_features.py`). So the branch reads more of the text than
+Measured on the quality benchmarks' splits (see docs/detector.md, `benchmarks/lexical_features.py`), a logistic
+regression on sublinear TF-IDF of token unigrams and hashed bigrams over a text's first 510 tokens beats the
+character n-gram baseline on L2R (ROC-AUC 0.935 vs 0.931 on today's split and tokenizer; 0.952 vs 0.935 when it
+was chosen) and ties it on KatFish; over the 126 tokens BERT reads it loses a little, and as the mean over n-grams
+(the fastText-style bag of n-grams this replaces) it scores 0.88 on L2R. So the branch reads more of the text than
 BERT does (`model.lexical_max_length`), weights n-grams as TF-IDF does, and is fitted by
 scikit-learn to convergence (a convex problem: gradient steps beside BERT's never got there).
 

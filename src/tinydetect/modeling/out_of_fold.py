@@ -54,6 +54,12 @@ def scored_rows(records: Sequence[Record], p_ai: np.ndarray) -> list[dict]:
              "p_ai": round(float(p), 6)} for record, p in zip(records, p_ai, strict=True)]
 
 
+def out_of_fold_of(records: Sequence[Record], p_ai: np.ndarray) -> OutOfFold:
+    """`records`' out-of-fold P(AI) with what the cuts need of each (label, domain, language), in memory."""
+    return OutOfFold(np.array([record.label_int for record in records]), np.asarray(p_ai),
+                     [record.domain for record in records], [record.lang for record in records])
+
+
 def read_out_of_fold(path: str | Path) -> OutOfFold | None:
     """The calibrate stage's scores for the cuts; None when it wrote none (`eval.cut_folds: 0`)."""
     rows = [row for _, row in iter_jsonl(path)]

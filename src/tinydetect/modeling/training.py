@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.optimize import minimize_scalar
 from sklearn.metrics import roc_auc_score
 from transformers import EarlyStoppingCallback, TrainingArguments
 from transformers.integrations import DVCLiveCallback
@@ -29,7 +30,7 @@ from tinydetect.core.launch import distributed_arguments, per_process_batch, sha
 from tinydetect.core.records import Record
 from tinydetect.decision.probability import probability_ai
 from tinydetect.decision.threshold import OutOfFold, Threshold, threshold_from_val
-from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer
+from tinydetect.modeling.distillation import TEACHER_FIELD, DistillationTrainer, distillation_loss
 from tinydetect.modeling.lexical import fuse
 from tinydetect.modeling.model import (
     Detector,
@@ -249,8 +250,7 @@ def fit(
         best_metric = trainer.state.best_metric
         epochs_run = trainer.state.epoch
         history = epoch_history(trainer.state.log_history)
-    # a distillation loss is not comparable with the prior's
-    prior = None if data.teacher_p_ai else loss_at_prior(_labels(data.train), train_config.class_weight)
+    prior = loss_at_prior(_labels(data.train), train_config, teacher_values(data))
     check_encoder_learned(float(best_metric), history, train_config, prior)
     fusion = fuse_on_val(trainer.model, data, seed)
     val_logits = predict_logits(trainer.model, data.tokenizer, [record.text for record in data.val])
@@ -267,6 +267,13 @@ def fit(
                        epochs_run=float(epochs_run),
                        val_false_positive_rate=float(val_called_ai[val_labels == 0].mean()),
                        val_true_positive_rate=float(val_called_ai[val_labels == 1].mean()))
+
+
+def teacher_values(data: TrainingData) -> np.ndarray | None:
+    """The teacher's P(AI) of each train text in order (NaN where it has none), or None without a teacher."""
+    if not data.teacher_p_ai:
+        return None
+    return np.array([data.teacher_p_ai.get(record.id, np.nan) for record in data.train], dtype=np.float32)
 
 
 class EncoderDidNotLearn(UserError):
@@ -296,20 +303,37 @@ def class_weights(labels: np.ndarray, rule: str) -> torch.Tensor | None:
     return torch.tensor(len(labels) / (2 * counts), dtype=torch.float32)
 
 
-def loss_at_prior(labels: np.ndarray, class_weight: str) -> float:
-    """The train loss of a model that learned only the prior: the prior's entropy, or ln 2 when the classes are
-    weighed equally (the best constant answer is then 50/50)."""
-    if class_weights(labels, class_weight) is not None:
-        return float(np.log(2))
-    return prior_entropy(labels)
+def loss_at_prior(labels: np.ndarray, config: TrainConfig, teacher_p_ai: np.ndarray | None = None) -> float:
+    """The train loss of a model that learned nothing about the texts: the recipe's own loss (`distillation_loss`,
+    with its class weights, label smoothing and, given `teacher_p_ai`, the teacher's soft labels) at the best
+    constant answer. A constant model has one free number, its logit for AI; the loss is convex in it, so a bounded
+    scalar search finds it. Without a teacher or class weights that is the prior's entropy; with balanced weights
+    ln 2 (the best constant answer is then 50/50).
+
+    >>> labels = np.array([1] * 80 + [0] * 20)
+    >>> [round(loss_at_prior(labels, TrainConfig(class_weight=rule)), 3) for rule in ("none", "balanced")]
+    [0.5, 0.693]
+    """
+    targets = torch.from_numpy(labels)
+    teacher = None if teacher_p_ai is None else torch.as_tensor(teacher_p_ai, dtype=torch.float32)
+    weights = class_weights(labels, config.class_weight)
+    alpha = config.distill_alpha if teacher is not None else 0.0
+
+    def loss(logit_ai: float) -> float:
+        logits = torch.tensor([[0.0, logit_ai]]).expand(len(labels), 2)
+        return float(distillation_loss(logits, targets, teacher, alpha, config.distill_temperature,
+                                       config.label_smoothing, weights))
+
+    return float(minimize_scalar(loss, bounds=(-30.0, 30.0), method="bounded", options={"xatol": 1e-6}).fun)
 
 
 def check_encoder_learned(best_val_roc_auc: float, history: Sequence[Mapping], config: TrainConfig,
                           prior: float | None = None) -> None:
     """Fail (or warn, `train.encoder_guard: warn`) when the encoder alone never beat chance by the margin asked, or
-    when its training ended with a train loss not `train.min_loss_drop_from_prior` below the class prior's entropy
-    `prior` (the optimisation collapsed to the prior; a small task can rank val perfectly while the loss is still
-    near the prior early on, so the end of the curve is read, not its best epoch).
+    when its training ended with a train loss not `train.min_loss_drop_from_prior` below `prior`, the loss of the
+    best constant answer (`loss_at_prior`; the class prior's entropy without a teacher): the optimisation collapsed
+    to the prior. A small task can rank val perfectly while the loss is still near the prior early on, so the end of
+    the curve is read, not its best epoch.
 
     Without this, a collapsed encoder ships silently: the fusion gives it a weight near zero and the n-gram branch
     makes every decision, while every compressed, exported and served variant carries the dead encoder. The loss
@@ -329,12 +353,12 @@ def check_encoder_learned(best_val_roc_auc: float, history: Sequence[Mapping], c
                    fail=fail, details=details)
     if prior and ended_at_prior(history, prior, config.min_loss_drop_from_prior):
         refuse(f"the encoder did not learn: its training ended at train loss {losses[-1]:.3f}, not "
-               f"train.min_loss_drop_from_prior ({config.min_loss_drop_from_prior:.0%}) below the class prior's "
-               f"entropy {prior:.3f} ({details})", fail)
+               f"train.min_loss_drop_from_prior ({config.min_loss_drop_from_prior:.0%}) below {prior:.3f}, the loss "
+               f"of answering the class prior whatever the text ({details})", fail)
 
 
 def ended_at_prior(history: Sequence[Mapping], prior: float, min_drop: float) -> bool:
-    """Training ended with a train loss not `min_drop` below the class prior's entropy `prior`: it predicts the prior.
+    """Training ended with a train loss not `min_drop` below `prior` (`loss_at_prior`): it predicts the prior.
 
     >>> ended_at_prior([{"train_loss": 0.45}, {"train_loss": 0.51}], 0.5, 0.1)
     True
