@@ -29,8 +29,8 @@ FAST = ["prune.finetune_epochs=0", "coreml.variants=[]"]
 ROWS = {  # name: overrides on top of params.yaml (whose defaults are the shipped recipe)
     "before: from scratch, no lexical branch": ["model.lexical_buckets=0", "pretrain.epochs=0", "train.teacher=none"],
     "+ MLM pre-training": ["model.lexical_buckets=0", "train.teacher=none"],
-    "defaults: pre-training + lexical branch": ["train.teacher=none"],
-    "+ distillation from the TF-IDF teacher": ["train.teacher=tfidf"],
+    "pre-training + lexical branch, hard labels": ["train.teacher=none"],
+    "+ distillation from the TF-IDF teacher (the defaults)": ["train.teacher=tfidf"],
     "lexical branch without pre-training": ["pretrain.epochs=0", "train.teacher=none"],
 }
 COLUMNS = ("roc_auc", "tpr_at_5pct_fpr", "tpr_at_1pct_fpr", "f1", "accuracy", "false_positive_rate")

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from transformers import TrainerCallback
 
@@ -49,7 +50,7 @@ from benchmarks import REPO_ROOT
 from benchmarks._common import commit
 from benchmarks.quality import DATASETS, run_folder, set_overrides, write_user_data
 from tinydetect.core.config import SECTIONS, parse_section
-from tinydetect.core.files import write_json, write_jsonl
+from tinydetect.core.files import iter_jsonl, write_json, write_jsonl
 from tinydetect.core.records import Record, load_dir
 from tinydetect.data.split import split_records
 from tinydetect.decision.threshold import OutOfFold, label_shares
@@ -142,6 +143,24 @@ def best_tpr_on_test(test: Sequence[Record], p_ai: np.ndarray, target_fpr: float
 def roc_auc_or_nan(labels: Sequence[int], scores: np.ndarray) -> float:
     """ROC-AUC, or NaN for a one-class test (a held-out domain of human texts only: its labels are what counts)."""
     return round(float(roc_auc_score(labels, scores)), 6) if len(set(labels)) == 2 else float("nan")
+
+
+def fusion_alternatives(scores_path: Path) -> dict[str, float]:
+    """Test ROC-AUC of other ways to weigh the two parts, from a seed's kept part scores (`write_part_scores`): the
+    shipped fit on val (logistic regression, C = 1, negative weights dropped: `lexical.fuse`) leaves out what only a
+    domain outside val shows, so beside it stand an equal weighing of the two scores standardised on val (nothing
+    fitted to val's labels) and a regression fitted on test itself (the best any linear weighing could do: a bound,
+    not a method)."""
+    rows = [row for _, row in iter_jsonl(scores_path)]
+    parts = {name: (np.array([[row["encoder"], row["branch"]] for row in rows if row["split"] == name]),
+                    np.array([row["label"] for row in rows if row["split"] == name])) for name in ("val", "test")}
+    (val_x, _), (test_x, test_y) = parts["val"], parts["test"]
+    if len(set(test_y.tolist())) < 2:
+        return {}
+    standardised = (test_x - val_x.mean(0)) / val_x.std(0)
+    bound = LogisticRegression(C=1e4, max_iter=1000).fit(standardised, test_y)
+    return {"equal_weights_standardised_on_val": roc_auc_or_nan(test_y.tolist(), standardised.sum(1)),
+            "fitted_on_test_bound": roc_auc_or_nan(test_y.tolist(), bound.decision_function(standardised))}
 
 
 def pretrained_encoder(params: dict, splits: dict[str, list[Record]], tokenizer_proto: bytes, seed: int,
@@ -299,7 +318,8 @@ def label_rows(results: Sequence[dict]) -> list[str]:
     rows = ["| data (held-out domain) | test domain | seeds | human: AI | human: HUMAN | human: UNSURE | AI: AI | "
             "AI: HUMAN | AI: UNSURE | unfamiliar |", "|---|---|---|---|---|---|---|---|---|---|"]
     for result in results:
-        name = result["data"] + (f" ({result['hold_out_domain']})" if result.get("hold_out_domain") else "")
+        name = (result["data"] + (f" ({result['hold_out_domain']})" if result.get("hold_out_domain") else "")
+                + recipe_levers(result["params"]["train"]))
         folds = result["params"].get("eval", {}).get("cut_folds", 0)
         name += f"; cuts on val + {folds}-fold out-of-fold train scores" if folds else ""
         domains = sorted({domain for run in result["runs"] for domain in run.get("labels", {})}, key=lambda d: (d != "all", d))
@@ -321,6 +341,9 @@ def print_seed(row: dict) -> None:
               f"{epoch.get('val_loss', float('nan')):10.4f}{epoch.get('val_roc_auc', float('nan')):9.4f}")
     print("test ROC-AUC: " + ", ".join(f"{name} {value:.4f}" for name, value in row["test_roc_auc"].items())
           + f"; fusion {row['fusion']}")
+    if row.get("fusion_alternatives"):
+        print("other fusions, test ROC-AUC: " + ", ".join(f"{name} {value:.4f}"
+                                                          for name, value in row["fusion_alternatives"].items()))
     for domain, shares in row.get("labels", {}).items():
         print(f"labels on test, {domain}: " + ", ".join(f"{key} {value}" for key, value in shares.items()))
 
@@ -378,6 +401,9 @@ def main() -> None:
                else run_seed(params, splits, tokenizer_proto, seed, workdir, teacher, recipe_key))
         # derived here from the row's own log, for fresh and kept rows alike (kept ones may predate the field)
         row["encoder_collapsed"] = collapsed(row["train_history"], splits["train"], params["train"], teacher)
+        scores = workdir / f"scores-seed-{seed}-{recipe_key}.jsonl"
+        if scores.exists():
+            row["fusion_alternatives"] = fusion_alternatives(scores)
         write_json(done, row)
         print_seed(row)
         rows.append(row)

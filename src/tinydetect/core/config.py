@@ -191,7 +191,8 @@ class TrainConfig(_Section):
     weight_decay: float = Field(0.01, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="0.1 caps P(AI) near 0.95 and crowds the low-FPR threshold")
     teacher: Literal["none", "tfidf"] = Field(
-        "none", description="distil from a teacher's soft labels: tfidf, the character n-gram model, cross-fitted"
+        "tfidf", description="distil from a teacher's soft labels: tfidf, the character n-gram model, cross-fitted; "
+        "none: the hard labels alone"
     )
     distill_alpha: float = Field(0.5, ge=0, le=1, description="weight of the teacher's soft labels in the loss")
     distill_temperature: float = Field(2.0, gt=0, description="softens teacher and student alike")
