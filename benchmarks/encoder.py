@@ -24,6 +24,9 @@ test the encoder alone, the lexical branch alone and the two fused (what ships).
 
 - Each seed also gives the shipped model's three labels on test (its cuts chosen on val): the share of AI, HUMAN and
   UNSURE among the human and among the AI texts, for all of test and per domain, beside the rates promised on val.
+- From each seed's kept part scores, two comparisons that need no training: other fusions (`fusion_alternatives`)
+  and the AI label's test TPR and FPR under each threshold policy's cut on val (`cut_alternatives`; the summary
+  gives their mean and spread over seeds beside the ROC curve's own TPR at `eval.target_fpr`).
 
 Writes `benchmarks/results/encoder_<data>[_<domain>].json` (commit, params, seeds, per-seed rows, mean and spread).
 """
@@ -42,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from transformers import TrainerCallback
@@ -49,11 +53,13 @@ from transformers import TrainerCallback
 from benchmarks import REPO_ROOT
 from benchmarks._common import commit
 from benchmarks.quality import DATASETS, run_folder, set_overrides, write_user_data
+from benchmarks.thresholds import outcome
 from tinydetect.core.config import SECTIONS, parse_section
 from tinydetect.core.files import iter_jsonl, write_json, write_jsonl
 from tinydetect.core.records import Record, load_dir
 from tinydetect.data.split import split_records
-from tinydetect.decision.threshold import OutOfFold, label_shares
+from tinydetect.decision.policies import THRESHOLD_POLICIES
+from tinydetect.decision.threshold import OutOfFold, label_shares, threshold_from_val
 from tinydetect.evaluation.metrics import tpr_at_fpr
 from tinydetect.evaluation.slices import calibration
 from tinydetect.modeling.distillation import cross_fitted_soft_labels
@@ -113,9 +119,39 @@ def write_part_scores(path: Path, detector, fusion: dict[str, float], splits: di
         branch = margin_parts(detector.model, detector.tokenizer, texts)[1]
         branch = (branch - fusion["offset"]) / fusion["branch_weight"] if fusion.get("branch_weight") else branch
         rows += [{"split": name, "id": record.id, "label": record.label_int, "domain": record.domain,
-                  "encoder": float(encoder), "branch": float(logit)}
+                  "lang": record.lang, "encoder": float(encoder), "branch": float(logit)}
                  for record, encoder, logit in zip(splits[name], encoder_margins[name], branch, strict=True)]
     write_jsonl(path, rows)
+
+
+def cut_alternatives(scores_path: Path, fusion: dict[str, float], target_fpr: float) -> dict[str, dict]:
+    """What each threshold policy's cut, chosen on val, gives the AI label on test, from a seed's kept part scores
+    and its fusion (the shipped P(AI) rebuilt: the fused margin is the weighted sum of the two parts plus the offset):
+    `eval.threshold_policy` compared over seeds without training again. Cuts on val alone, per language where the
+    scores carry more than one (as `train` chooses them; with `eval.cut_folds` the shipped cut also saw out-of-fold
+    train texts, which the kept scores do not hold)."""
+    rows = [row for _, row in iter_jsonl(scores_path)]
+    parts = {}
+    for name in ("val", "test"):
+        mine = [row for row in rows if row["split"] == name]
+        margin = np.array([fusion["encoder_weight"] * row["encoder"] + fusion["branch_weight"] * row["branch"]
+                           + fusion["offset"] for row in mine])
+        parts[name] = {"label": np.array([row["label"] for row in mine]), "p_ai": expit(margin),
+                       "domain": np.array([str(row["domain"]) for row in mine]),
+                       "lang": np.array([str(row.get("lang")) for row in mine])}
+    val, test = parts["val"], parts["test"]
+    if not (test["label"] == 0).any():
+        return {}
+    alternatives = {}
+    for policy in THRESHOLD_POLICIES:
+        cuts = threshold_from_val(policy, val["label"], val["p_ai"], target_fpr, list(val["domain"]),
+                                  list(val["lang"]), per_language=True)
+        labelled = outcome(test, cuts.per_text(list(test["lang"])))
+        worst = labelled["per_domain"][labelled["worst_domain"]]
+        alternatives[policy] = {"test_fpr": labelled["fpr"], "test_tpr": labelled["tpr"],
+                                "worst_domain": str(labelled["worst_domain"]),
+                                "worst_domain_fpr": round(worst["human_labelled_ai"] / worst["human_texts"], 4)}
+    return alternatives
 
 
 def parts_roc_auc(detector, test: Sequence[Record], encoder_alone: float) -> dict[str, float]:
@@ -270,8 +306,27 @@ def spread(rows: Sequence[dict]) -> dict[str, dict[str, float]]:
               if row["fusion"].get("branch_weight")]
     summary["encoder_to_branch_weight"] = {"mean": round(float(np.mean(ratios)), 4)} if ratios else {}
     summary["seeds_collapsed"] = sum(bool(row.get("encoder_collapsed")) for row in rows)
+    summary["cut_alternatives"] = cut_spread(rows)
     eces = [row["test_ece"] for row in rows if "test_ece" in row]
     summary["test_ece"] = {"mean": round(float(np.mean(eces)), 4), "std": round(float(np.std(eces)), 4)} if eces else {}
+    return summary
+
+
+def cut_spread(rows: Sequence[dict]) -> dict[str, dict]:
+    """Per threshold policy, over the seeds with kept scores: the AI label's test TPR (mean, std) beside the ROC
+    curve's own at the target FPR, its test FPR (mean, max) and the worst domain's (max)."""
+    kept = [row for row in rows if row.get("cut_alternatives")]
+    if not kept:
+        return {}
+    summary = {"seeds": [row["seed"] for row in kept],
+               "test_tpr_at_target_fpr_on_roc": round(float(np.mean([row["test_tpr_at_target_fpr_on_roc"]
+                                                                       for row in kept])), 4)}
+    for policy in kept[0]["cut_alternatives"]:
+        tpr, fpr, worst = (np.array([row["cut_alternatives"][policy][key] for row in kept])
+                           for key in ("test_tpr", "test_fpr", "worst_domain_fpr"))
+        summary[policy] = {"test_tpr": {"mean": round(float(tpr.mean()), 4), "std": round(float(tpr.std()), 4)},
+                           "test_fpr": {"mean": round(float(fpr.mean()), 4), "max": round(float(fpr.max()), 4)},
+                           "worst_domain_fpr_max": round(float(worst.max()), 4)}
     return summary
 
 
@@ -356,6 +411,16 @@ def print_summary(name: str, summary: dict) -> None:
     if summary["encoder_to_branch_weight"]:
         print(f"  encoder weight / branch weight: {summary['encoder_to_branch_weight']['mean']:.3f}")
     print(f"  seeds whose encoder collapsed to the class prior: {summary['seeds_collapsed']}")
+    cuts = summary.get("cut_alternatives") or {}
+    if cuts:
+        print(f"  the AI label's cut by policy (on val; seeds {cuts['seeds']}), test: the ROC curve's TPR at the target "
+              f"FPR {cuts['test_tpr_at_target_fpr_on_roc']:.3f}")
+        for policy in THRESHOLD_POLICIES:
+            if policy in cuts:
+                c = cuts[policy]
+                print(f"    {policy:<26}TPR {c['test_tpr']['mean']:.3f} ± {c['test_tpr']['std']:.3f}, FPR mean "
+                      f"{c['test_fpr']['mean']:.3f} (max {c['test_fpr']['max']:.3f}), worst domain max "
+                      f"{c['worst_domain_fpr_max']:.3f}")
 
 
 def main() -> None:
@@ -404,6 +469,7 @@ def main() -> None:
         scores = workdir / f"scores-seed-{seed}-{recipe_key}.jsonl"
         if scores.exists():
             row["fusion_alternatives"] = fusion_alternatives(scores)
+            row["cut_alternatives"] = cut_alternatives(scores, row["fusion"], params["eval"].target_fpr)
         write_json(done, row)
         print_seed(row)
         rows.append(row)

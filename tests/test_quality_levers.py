@@ -1,5 +1,7 @@
 """The quality levers: the lexical branch, MLM pre-training, distillation, and the target-FPR threshold."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -289,3 +291,31 @@ def test_the_lexical_features_benchmark_scores_the_branch_and_the_baseline_on_a_
     weighting = next(iter(WEIGHTINGS.values()))
     assert token_rows(splits, tokenizer.model_proto, 30, weighting, 100.0) > 0.9
     assert baseline_row(splits, lambda text: text) > 0.9
+
+
+def test_the_encoder_benchmark_compares_threshold_policies_on_a_seeds_kept_scores(tmp_path):
+    """`cut_alternatives` rebuilds the shipped P(AI) from the kept part scores and the fusion, and picks each policy's
+    cut on val: one confidently wrong human text among one domain's 11 sets the every-domain cut (that domain's 99th
+    percentile) above every AI text, while the pooled and tolerant cuts (a domain of 11 may keep its top one above)
+    catch them all."""
+    from benchmarks.encoder import cut_alternatives, cut_spread
+
+    rows, rng = [], np.random.default_rng(0)
+    for split in ("val", "test"):
+        for domain in ("blogs", "mail"):
+            outlier = (split, domain) == ("val", "blogs")
+            humans = list(rng.uniform(-4.0, 0.0, 10 if outlier else 60)) + ([10.0] if outlier else [])
+            rows += [{"split": split, "id": f"{split}-{domain}-h{index}", "label": 0, "domain": domain,
+                      "lang": "en", "encoder": 0.0, "branch": float(score)} for index, score in enumerate(humans)]
+            rows += [{"split": split, "id": f"{split}-{domain}-a{index}", "label": 1, "domain": domain,
+                      "lang": "en", "encoder": 0.0, "branch": float(score)}
+                     for index, score in enumerate(rng.uniform(0.5, 1.5, 40))]
+    path = tmp_path / "scores-seed-0-recipe.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    fusion = {"encoder_weight": 0.0, "branch_weight": 2.0, "offset": -1.0}
+    cuts = cut_alternatives(path, fusion, 0.01)
+    assert cuts["target_fpr_every_domain"]["test_tpr"] == 0.0
+    assert cuts["target_fpr_tolerant"]["test_tpr"] == 1.0 and cuts["target_fpr_tolerant"]["test_fpr"] == 0.0
+    assert cuts["f1"]["test_tpr"] == 1.0
+    summary = cut_spread([{"seed": 0, "test_tpr_at_target_fpr_on_roc": 1.0, "cut_alternatives": cuts}])
+    assert summary["target_fpr_tolerant"]["test_tpr"]["mean"] == cuts["target_fpr_tolerant"]["test_tpr"]
