@@ -9,6 +9,7 @@ test the encoder alone, the lexical branch alone and the two fused (what ships).
     python -m benchmarks.encoder --data l2r --hold-out-domain ProductReview   # leave one domain out
     python -m benchmarks.encoder --table benchmarks/results/encoder_l2r*.json  # docs/detector.md's rows, from the results
     python -m benchmarks.encoder --labels-table benchmarks/results/encoder_l2r*.json  # each label's share per domain
+    python -m benchmarks.encoder --cuts-table benchmarks/results/encoder_*.json  # the AI label under each policy
 
 - Seeds vary the model (pre-training, initialisation, batches); the split is the one `base.seed` gives, so the
   spread is the recipe's own, not the data's.
@@ -377,6 +378,8 @@ def label_rows(results: Sequence[dict]) -> list[str]:
                 + recipe_levers(result["params"]["train"]))
         folds = result["params"].get("eval", {}).get("cut_folds", 0)
         name += f"; cuts on val + {folds}-fold out-of-fold train scores" if folds else ""
+        policy = result["params"].get("eval", {}).get("threshold_policy")
+        name += f"; {policy.removeprefix('target_fpr_')} cut" if policy else ""
         domains = sorted({domain for run in result["runs"] for domain in run.get("labels", {})}, key=lambda d: (d != "all", d))
         for domain in domains:
             runs = [run["labels"][domain] for run in result["runs"] if domain in run.get("labels", {})]
@@ -385,6 +388,26 @@ def label_rows(results: Sequence[dict]) -> list[str]:
                 values = [shares[key] for shares in runs if shares.get(key) is not None]
                 cells.append(f"{np.mean(values):.3f}" if values else "")
             rows.append(f"| {name} | {domain} | {len(runs)} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def cut_rows(results: Sequence[dict]) -> list[str]:
+    """Markdown rows of the AI label's test TPR under each policy's cut on val (`cut_spread`), one per results file."""
+    policies = [policy for policy in THRESHOLD_POLICIES if policy != "f1"]
+    rows = ["| data (held-out domain); train recipe | seeds | the ROC curve's TPR at the target FPR | "
+            + " | ".join(f"{policy.removeprefix('target_fpr_')}: TPR (test FPR, worst domain's)" for policy in policies)
+            + " |", "|---|---|---|" + "---|" * len(policies)]
+    for result in results:
+        cuts = result["summary"].get("cut_alternatives") or {}
+        if not cuts:
+            continue
+        name = (result["data"] + (f" ({result['hold_out_domain']})" if result.get("hold_out_domain") else "")
+                + recipe_levers(result["params"]["train"]))
+        cells = [f"{cuts[policy]['test_tpr']['mean']:.3f} ± {cuts[policy]['test_tpr']['std']:.3f} "
+                 f"({cuts[policy]['test_fpr']['max']:.3f}, {cuts[policy]['worst_domain_fpr_max']:.3f})"
+                 for policy in policies]
+        rows.append(f"| {name} | {len(cuts['seeds'])} | {cuts['test_tpr_at_target_fpr_on_roc']:.3f} | "
+                    + " | ".join(cells) + " |")
     return rows
 
 
@@ -437,7 +460,12 @@ def main() -> None:
                         help="print the docs' table rows of these results files and stop (nothing runs)")
     parser.add_argument("--labels-table", type=Path, nargs="+", metavar="RESULTS_JSON",
                         help="print the three labels' shares on test per domain (mean over seeds) and stop")
+    parser.add_argument("--cuts-table", type=Path, nargs="+", metavar="RESULTS_JSON",
+                        help="print the AI label's test TPR and FPR under each threshold policy's cut and stop")
     args = parser.parse_args()
+    if args.cuts_table:
+        print("\n".join(cut_rows([json.loads(path.read_text()) for path in args.cuts_table])))
+        return
     if args.table:
         print("\n".join(table_rows([json.loads(path.read_text()) for path in args.table])))
         return

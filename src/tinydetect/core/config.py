@@ -279,7 +279,7 @@ class CoreMLConfig(_ParityLimits):
 
 class EvalConfig(_Section):
     threshold_policy: Literal[THRESHOLD_POLICIES] = Field(
-        "target_fpr_every_domain",
+        "target_fpr_tolerant",
         description="how train and prune choose the label threshold on val (the baseline's too); see decision/policies.py",
     )
     target_fpr: float = Field(0.01, ge=0, lt=1, description="target_fpr: at most this share of val's human texts called AI")
