@@ -125,22 +125,16 @@ def write_part_scores(path: Path, detector, fusion: dict[str, float], splits: di
     write_jsonl(path, rows)
 
 
-def cut_alternatives(scores_path: Path, fusion: dict[str, float], target_fpr: float) -> dict[str, dict]:
+def cut_alternatives(scores: dict[str, dict[str, np.ndarray]], fusion: dict[str, float],
+                     target_fpr: float) -> dict[str, dict]:
     """What each threshold policy's cut, chosen on val, gives the AI label on test, from a seed's kept part scores
     and its fusion (the shipped P(AI) rebuilt: the fused margin is the weighted sum of the two parts plus the offset):
     `eval.threshold_policy` compared over seeds without training again. Cuts on val alone, per language where the
     scores carry more than one (as `train` chooses them; with `eval.cut_folds` the shipped cut also saw out-of-fold
     train texts, which the kept scores do not hold)."""
-    rows = [row for _, row in iter_jsonl(scores_path)]
-    parts = {}
-    for name in ("val", "test"):
-        mine = [row for row in rows if row["split"] == name]
-        margin = np.array([fusion["encoder_weight"] * row["encoder"] + fusion["branch_weight"] * row["branch"]
-                           + fusion["offset"] for row in mine])
-        parts[name] = {"label": np.array([row["label"] for row in mine]), "p_ai": expit(margin),
-                       "domain": np.array([str(row["domain"]) for row in mine]),
-                       "lang": np.array([str(row.get("lang")) for row in mine])}
-    val, test = parts["val"], parts["test"]
+    weights = np.array([fusion["encoder_weight"], fusion["branch_weight"]])
+    val, test = ({**scores[name], "p_ai": expit(scores[name]["parts"] @ weights + fusion["offset"])}
+                 for name in ("val", "test"))
     if not (test["label"] == 0).any():
         return {}
     alternatives = {}
@@ -148,10 +142,10 @@ def cut_alternatives(scores_path: Path, fusion: dict[str, float], target_fpr: fl
         cuts = threshold_from_val(policy, val["label"], val["p_ai"], target_fpr, list(val["domain"]),
                                   list(val["lang"]), per_language=True)
         labelled = outcome(test, cuts.per_text(list(test["lang"])))
-        worst = labelled["per_domain"][labelled["worst_domain"]]
         alternatives[policy] = {"test_fpr": labelled["fpr"], "test_tpr": labelled["tpr"],
                                 "worst_domain": str(labelled["worst_domain"]),
-                                "worst_domain_fpr": round(worst["human_labelled_ai"] / worst["human_texts"], 4)}
+                                "worst_domain_fpr": round(labelled["worst_domain_human_labelled_ai"]
+                                                          / labelled["worst_domain_human_texts"], 4)}
     return alternatives
 
 
@@ -182,16 +176,27 @@ def roc_auc_or_nan(labels: Sequence[int], scores: np.ndarray) -> float:
     return round(float(roc_auc_score(labels, scores)), 6) if len(set(labels)) == 2 else float("nan")
 
 
-def fusion_alternatives(scores_path: Path) -> dict[str, float]:
-    """Test ROC-AUC of other ways to weigh the two parts, from a seed's kept part scores (`write_part_scores`): the
+def read_part_scores(scores_path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """A seed's kept part scores (`write_part_scores`) by split: `parts` (encoder margin, branch logit), `label`,
+    `domain` and `lang` (the string "None" where a file predates the field)."""
+    rows = [row for _, row in iter_jsonl(scores_path)]
+    by_split = {}
+    for name in ("val", "test"):
+        mine = [row for row in rows if row["split"] == name]
+        by_split[name] = {"parts": np.array([[row["encoder"], row["branch"]] for row in mine]).reshape(-1, 2),
+                          "label": np.array([row["label"] for row in mine]),
+                          "domain": np.array([str(row["domain"]) for row in mine]),
+                          "lang": np.array([str(row.get("lang")) for row in mine])}
+    return by_split
+
+
+def fusion_alternatives(scores: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
+    """Test ROC-AUC of other ways to weigh the two parts, from a seed's kept part scores (`read_part_scores`): the
     shipped fit on val (logistic regression, C = 1, negative weights dropped: `lexical.fuse`) leaves out what only a
     domain outside val shows, so beside it stand an equal weighing of the two scores standardised on val (nothing
     fitted to val's labels) and a regression fitted on test itself (the best any linear weighing could do: a bound,
     not a method)."""
-    rows = [row for _, row in iter_jsonl(scores_path)]
-    parts = {name: (np.array([[row["encoder"], row["branch"]] for row in rows if row["split"] == name]),
-                    np.array([row["label"] for row in rows if row["split"] == name])) for name in ("val", "test")}
-    (val_x, _), (test_x, test_y) = parts["val"], parts["test"]
+    val_x, test_x, test_y = scores["val"]["parts"], scores["test"]["parts"], scores["test"]["label"]
     if len(set(test_y.tolist())) < 2:
         return {}
     standardised = (test_x - val_x.mean(0)) / val_x.std(0)
@@ -494,8 +499,9 @@ def main() -> None:
                else run_seed(params, splits, tokenizer_proto, seed, workdir, teacher, recipe_key))
         # derived here from the row's own log, for fresh and kept rows alike (kept ones may predate the field)
         row["encoder_collapsed"] = collapsed(row["train_history"], splits["train"], params["train"], teacher)
-        scores = workdir / f"scores-seed-{seed}-{recipe_key}.jsonl"
-        if scores.exists():
+        scores_path = workdir / f"scores-seed-{seed}-{recipe_key}.jsonl"
+        if scores_path.exists():
+            scores = read_part_scores(scores_path)
             row["fusion_alternatives"] = fusion_alternatives(scores)
             row["cut_alternatives"] = cut_alternatives(scores, row["fusion"], params["eval"].target_fpr)
         write_json(done, row)

@@ -298,7 +298,7 @@ def test_the_encoder_benchmark_compares_threshold_policies_on_a_seeds_kept_score
     cut on val: one confidently wrong human text among one domain's 11 sets the every-domain cut (that domain's 99th
     percentile) above every AI text, while the pooled and tolerant cuts (a domain of 11 may keep its top one above)
     catch them all."""
-    from benchmarks.encoder import cut_alternatives, cut_spread
+    from benchmarks.encoder import cut_alternatives, cut_spread, read_part_scores
 
     rows, rng = [], np.random.default_rng(0)
     for split in ("val", "test"):
@@ -313,7 +313,7 @@ def test_the_encoder_benchmark_compares_threshold_policies_on_a_seeds_kept_score
     path = tmp_path / "scores-seed-0-recipe.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     fusion = {"encoder_weight": 0.0, "branch_weight": 2.0, "offset": -1.0}
-    cuts = cut_alternatives(path, fusion, 0.01)
+    cuts = cut_alternatives(read_part_scores(path), fusion, 0.01)
     assert cuts["target_fpr_every_domain"]["test_tpr"] == 0.0
     assert cuts["target_fpr_tolerant"]["test_tpr"] == 1.0 and cuts["target_fpr_tolerant"]["test_fpr"] == 0.0
     assert cuts["f1"]["test_tpr"] == 1.0
